@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 
 def _verb_doctor(sub: argparse._SubParsersAction) -> None:
