@@ -38,7 +38,25 @@ def _verb_models(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-VERBS = [_verb_doctor, _verb_models]
+def _verb_cache(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("cache", help="show or clear the preprocessing cache (cropped frames, EVM, flow)")
+    p.add_argument("action", choices=["info", "clear"], help="info: entries and size; clear: delete entries")
+    p.add_argument("--root", default=None, help="cache folder (default: $MEWB_CACHE or ~/.cache/mewb)")
+
+    def run(args: argparse.Namespace) -> int:
+        from mewb.data.cache import PreprocessCache, format_info
+
+        cache = PreprocessCache(args.root)
+        if args.action == "clear":
+            print(f"{cache.root}: removed {cache.clear()} entries")
+        else:
+            print(format_info(cache.info()))
+        return 0
+
+    p.set_defaults(func=run)
+
+
+VERBS = [_verb_doctor, _verb_models, _verb_cache]
 
 
 def build_parser() -> argparse.ArgumentParser:
