@@ -1,0 +1,190 @@
+"""Sample -> model-ready arrays: clip loading, optional EVM, optical flow (cached).
+
+The preprocessing step of the flow in DESIGN.md. One ``PreprocessConfig`` describes everything
+that shapes the arrays a model sees, is stored in every run directory, and keys the cache, so a
+run's preprocessing can be replayed exactly (``mewb predict`` does).
+
+Per sample, two cache entries:
+
+* ``frames``: the face clip ``(T, H, W, 3)`` uint8 (EVM-magnified when ``evm`` is on);
+* ``flow``: ``(3, T-1, H, W)`` float32 channels (u, v, optical strain) computed from those
+  frames, or ``(3, 1, H, W)`` in the onset->apex single-flow mode.
+
+EVM runs on every frame of the onset..offset span at the recorded frame rate (a temporal filter
+needs the real sampling rate), before the span is sampled down to ``T`` frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import cv2
+import numpy as np
+
+from mewb.data.cache import PreprocessCache
+from mewb.data.sample import Sample
+
+EVM_MAX_SPAN = 96  # frames of the onset..offset span magnified at most (longer spans are subsampled)
+FRAME_MEAN, FRAME_STD = 0.5, 0.25  # fixed, not dataset statistics: no test subject leaks in
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """How a sample becomes arrays. Stored in ``config.yaml`` and part of every cache key."""
+
+    frames: int = 8  # T, frames per clip (flow has T-1, or 1 in onset_apex flow mode)
+    size: int = 64  # H = W of the face crop in pixels
+    sampling: str = "uniform"  # uniform | interpolate | apex_window | onset_apex (see frames.load_clip)
+    colour: str = "grey"  # grey (repeated to 3 channels) | rgb
+    align: bool = True  # Haar face + eye alignment for raw layouts (cropped layouts skip it)
+    evm: bool = False  # Eulerian motion magnification before flow (the `full` variant's default)
+    evm_alpha: float = 4.0  # amplification; small, so the linear approximation holds
+    evm_low_hz: float = 1.0  # pass band: micro-expressions last 1/25-1/5 s ...
+    evm_high_hz: float = 25.0  # ... so their onset and offset live in roughly 2.5-25 Hz
+    evm_levels: int = 3  # Laplacian levels (a 64 px face has little below 8 px)
+    flow_backend: str = "tvl1"  # see mewb.data.flow.FLOW_BACKENDS
+    flow_mode: str = "onset"  # onset (onset -> each frame) | consecutive | onset_apex (one flow)
+    flow_normalise: str = "none"  # none | clip_max | fixed (per clip only, never dataset stats)
+    flow_scale: float | None = None  # divisor for flow_normalise="fixed"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "PreprocessConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown preprocessing settings {sorted(unknown)}; valid: {sorted(known)}")
+        return cls(**values)
+
+    def with_variant_defaults(self, data_config: dict) -> "PreprocessConfig":
+        """Apply a model variant's data defaults (``model.data_config``, e.g. ``evm``)."""
+        values = self.to_dict()
+        if "evm" in data_config:
+            values["evm"] = bool(data_config["evm"])
+        return PreprocessConfig(**values)
+
+    def frames_part(self) -> dict:
+        """The settings that shape the frames entry (and so its cache key)."""
+        keys = ["frames", "size", "sampling", "colour", "align", "evm"]
+        if self.evm:
+            keys += ["evm_alpha", "evm_low_hz", "evm_high_hz", "evm_levels"]
+        return {k: getattr(self, k) for k in keys}
+
+
+def _grey(clip: np.ndarray) -> np.ndarray:
+    """``(T, H, W, 3)`` uint8 -> ``(T, H, W)`` uint8."""
+    return np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in clip])
+
+
+def _span_length(sample: Sample) -> int:
+    if sample.onset is not None and sample.offset is not None:
+        return sample.offset - sample.onset + 1
+    return len(sample.frame_numbers) or len(sample.frames)
+
+
+def load_frames(sample: Sample, config: PreprocessConfig) -> np.ndarray:
+    """The face clip ``(T, H, W, 3)`` uint8 of ``sample`` (magnified when ``config.evm``)."""
+    from mewb.data.frames import load_clip, sample_interpolate, sample_uniform
+
+    size = (config.size, config.size)
+    if not config.evm or sample.flow_image is not None:
+        return load_clip(
+            sample, frames=config.frames, size=size, sampling=config.sampling, colour=config.colour, align=config.align
+        )
+    if config.sampling not in ("uniform", "interpolate"):
+        raise ValueError(f"evm needs sampling 'uniform' or 'interpolate' (the whole span), got {config.sampling!r}")
+    if not sample.fps:
+        raise ValueError(f"{sample.key}: evm needs the clip's frame rate, and the sample has none")
+    from mewb.data.evm import magnify
+
+    span = max(2, _span_length(sample))
+    loaded = min(span, EVM_MAX_SPAN)
+    clip = load_clip(sample, frames=loaded, size=size, sampling="uniform", colour=config.colour, align=config.align)
+    fps = sample.fps * (loaded - 1) / (span - 1)  # the rate of the frames actually loaded
+    high = min(config.evm_high_hz, 0.95 * fps / 2)
+    low = min(config.evm_low_hz, high / 2)
+    magnified = magnify(
+        clip.astype(np.float32), fps=fps, low_hz=low, high_hz=high, alpha=config.evm_alpha, levels=config.evm_levels
+    )
+    clip = np.clip(np.rint(magnified), 0, 255).astype(np.uint8)  # (span, H, W, 3)
+    pick = sample_uniform if config.sampling == "uniform" else sample_interpolate
+    return pick(clip, config.frames)
+
+
+def flow_from_frames(clip: np.ndarray, config: PreprocessConfig) -> np.ndarray:
+    """Optical flow of a face clip ``(T, H, W, 3)`` uint8 -> ``(3, T', H, W)`` float32 (u, v, strain)."""
+    from mewb.data.flow import clip_flow
+
+    grey = _grey(clip)
+    if config.flow_mode == "onset_apex":
+        if config.sampling != "onset_apex":
+            raise ValueError("flow_mode='onset_apex' needs sampling='onset_apex' (frames = onset, apex)")
+        grey = grey[:2]
+        mode = "onset"
+    else:
+        mode = config.flow_mode
+    if len(grey) < 2:
+        raise ValueError(f"flow needs at least 2 frames, the clip has {len(grey)}")
+    return clip_flow(
+        grey, backend=config.flow_backend, mode=mode, normalise=config.flow_normalise, scale=config.flow_scale
+    )
+
+
+def flow_image_to_flow(image: np.ndarray) -> np.ndarray:
+    """A precomputed flow image ``(1, H, W, 3)`` uint8 -> ``(3, 1, H, W)`` float32.
+
+    The public releases store u and v centred on 128 and strain from 0: u, v map to [-1, 1] and
+    strain to [0, 1]. Their absolute scale is unknown, which is why these are unitless.
+    """
+    x = image[0].astype(np.float32).transpose(2, 0, 1)  # (3, H, W)
+    flow = np.stack([x[0] / 127.5 - 1.0, x[1] / 127.5 - 1.0, x[2] / 255.0])
+    return flow[:, None]  # (3, 1, H, W)
+
+
+def preprocess_sample(
+    sample: Sample,
+    config: PreprocessConfig,
+    modalities: tuple[str, ...] = ("frames", "flow"),
+    cache: PreprocessCache | None = None,
+) -> dict[str, np.ndarray]:
+    """Arrays for the modalities asked for: ``frames`` ``(T, H, W, 3)`` uint8, ``flow`` ``(3, T', H, W)`` float32."""
+    sources = [sample.flow_image] if sample.flow_image is not None else list(sample.frames)
+
+    def cached(name: str, settings: dict, build) -> np.ndarray:
+        if cache is None:
+            return build()
+        key = cache.key(sources, {"entry": name, "sample": sample.key, **settings})
+        return cache.get_or_build(key, lambda: {name: build()})[name]
+
+    frames_settings = config.frames_part()
+    out: dict[str, np.ndarray] = {}
+    clip = None
+    if "frames" in modalities:
+        if sample.flow_image is not None:
+            raise ValueError(f"{sample.key}: a precomputed flow image has no face frames; use a flow-only model")
+        clip = cached("frames", frames_settings, lambda: load_frames(sample, config))
+        out["frames"] = clip
+    if "flow" in modalities:
+        if sample.flow_image is not None:
+            image = cached("frames", frames_settings, lambda: load_frames(sample, config))
+            out["flow"] = flow_image_to_flow(image)
+        else:
+            flow_settings = {
+                **frames_settings,
+                **{k: getattr(config, k) for k in ("flow_backend", "flow_mode", "flow_normalise", "flow_scale")},
+            }
+
+            def build_flow() -> np.ndarray:
+                source = clip if clip is not None else cached("frames", frames_settings, lambda: load_frames(sample, config))
+                return flow_from_frames(source, config)
+
+            out["flow"] = cached("flow", flow_settings, build_flow)
+    return out
+
+
+def frames_to_tensor_array(clip: np.ndarray) -> np.ndarray:
+    """``(T, H, W, 3)`` uint8 -> ``(3, T, H, W)`` float32 standardised with fixed constants."""
+    x = clip.astype(np.float32).transpose(3, 0, 1, 2) / 255.0
+    return (x - FRAME_MEAN) / FRAME_STD
