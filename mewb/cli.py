@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def _verb_doctor(sub: argparse._SubParsersAction) -> None:
@@ -56,7 +57,57 @@ def _verb_cache(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-VERBS = [_verb_doctor, _verb_models, _verb_cache]
+def _verb_info(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("info", help="read a dataset and summarise it: samples, subjects, classes, fps, skips")
+    p.add_argument("--dataset", required=True, help="casme2, samm, smic, composite, flowimages or synth")
+    p.add_argument("--root", required=True, type=Path, help="the dataset folder, in its published layout")
+    p.add_argument("--strict", action="store_true", help="stop at the first bad sample instead of listing skips")
+    p.add_argument("--gt", type=Path, default=None, help="composite: the MEGC ground truth combined_3class_gt.csv")
+    p.add_argument("--manifest", type=Path, default=None, help="flowimages: the CSV manifest (default: the one *.csv)")
+    p.add_argument("--modality", default=None, help="smic: HS (default), VIS or NIR")
+    p.add_argument("--layout", default=None, help="casme2: auto (default), raw, cropped or root")
+
+    def run(args: argparse.Namespace) -> int:
+        import warnings
+
+        from mewb.data.common import DatasetWarning
+        from mewb.data.readers import read_dataset, summarize
+
+        names = {"gt": "gt_csv", "manifest": "manifest", "modality": "modality", "layout": "layout"}
+        options = {ours: getattr(args, flag) for flag, ours in names.items() if getattr(args, flag) is not None}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DatasetWarning)  # the summary lists every skip and note
+            samples, report = read_dataset(args.dataset, args.root, strict=args.strict, **options)
+        print(summarize(args.dataset, samples, report))
+        return 0
+
+    p.set_defaults(func=run)
+
+
+def _verb_synth(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("synth", help="generate a SynthME dataset (CASME II layout, motion ground truth)")
+    p.add_argument("out", type=Path, help="new or empty output folder")
+    p.add_argument("--subjects", type=int, default=8, help="number of subjects (LOSO folds)")
+    p.add_argument("--clips-per-subject", type=int, default=12, help="clips per subject")
+    p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same files")
+    p.add_argument("--size", type=int, default=64, help="face crop side in pixels")
+    p.add_argument("--classes", type=int, choices=(3, 5), default=3, help="3: negative/positive/surprise, 5: CASME II words")
+    p.add_argument("--balance", default="uniform", help="uniform, composite (250/109/83), casme2, or weights like 2,1,1")
+    p.add_argument("--photo", type=Path, action="append", default=[], help="animate this face photo (repeatable)")
+
+    def run(args: argparse.Namespace) -> int:
+        from mewb.synth.generator import generate_dataset, parse_balance, SynthConfig
+
+        config = SynthConfig(subjects=args.subjects, clips_per_subject=args.clips_per_subject, seed=args.seed,
+                             size=args.size, classes=args.classes, balance=parse_balance(args.balance),
+                             photos=tuple(str(p) for p in args.photo))
+        print(generate_dataset(args.out, config))
+        return 0
+
+    p.set_defaults(func=run)
+
+
+VERBS = [_verb_doctor, _verb_models, _verb_cache, _verb_info, _verb_synth]
 
 
 def build_parser() -> argparse.ArgumentParser:
