@@ -96,7 +96,7 @@ def _verb_synth(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--photo", type=Path, action="append", default=[], help="animate this face photo (repeatable)")
 
     def run(args: argparse.Namespace) -> int:
-        from mewb.synth.generator import generate_dataset, parse_balance, SynthConfig
+        from mewb.synth.generator import SynthConfig, generate_dataset, parse_balance
 
         config = SynthConfig(subjects=args.subjects, clips_per_subject=args.clips_per_subject, seed=args.seed,
                              size=args.size, classes=args.classes, balance=parse_balance(args.balance),
