@@ -20,6 +20,7 @@ import dataclasses
 from dataclasses import dataclass, field
 import io
 import json
+import os
 from pathlib import Path
 import re
 import zipfile
@@ -77,7 +78,7 @@ class SynthConfig:
     noise_sigma: float = 1.5  # sensor noise, grey levels (0-255)
     jpeg_quality: int = 90  # JPEG quality of the written frames
     # Execution
-    workers: int = 1  # processes for clip rendering; 1 is fastest for the small demo
+    workers: int = 0  # clip-rendering processes: 0 = one per CPU core (demo 6.5 s -> 3.5 s on 2 cores), 1 = inline
 
     def validate(self) -> None:
         if self.classes not in CLASSES:
@@ -114,6 +115,16 @@ def class_weights(config: SynthConfig) -> tuple[float, ...]:
     if len(weights) != config.classes or min(weights) < 0 or sum(weights) <= 0:
         raise ValueError(f"balance needs {config.classes} non-negative weights, got {weights}")
     return tuple(float(w) for w in weights)
+
+
+def parse_balance(text: str) -> str | tuple[float, ...]:
+    """A ``--balance`` argument: a preset name, or comma-separated class weights ("250,109,83")."""
+    if "," not in text:
+        return text
+    try:
+        return tuple(float(w) for w in text.split(","))
+    except ValueError:
+        raise ValueError(f"balance {text!r} is neither a preset nor comma-separated numbers") from None
 
 
 def class_counts(config: SynthConfig) -> list[int]:
@@ -300,15 +311,16 @@ def generate_dataset(out: str | Path, config: SynthConfig | None = None) -> Path
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise OutputExistsError(f"{out} already exists and is not empty; SynthME does not overwrite, "
                                 "choose a new folder")
-    out.mkdir(parents=True, exist_ok=True)
+    faces = [_subject_face(config, s) for s in range(config.subjects)]  # fails early on a bad photo
     labels = _assign_labels(config)
-    faces = [_subject_face(config, s) for s in range(config.subjects)]
+    out.mkdir(parents=True, exist_ok=True)
     jobs = [(out, config, faces[s], s, j, labels[s * config.clips_per_subject + j])
             for s in range(config.subjects) for j in range(config.clips_per_subject)]
-    if config.workers > 1:
+    workers = config.workers or min(os.cpu_count() or 1, 8)
+    if workers > 1 and len(jobs) > 1:
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(config.workers) as pool:
+        with ProcessPoolExecutor(workers) as pool:
             rows = list(pool.map(_clip_job, jobs, chunksize=4))
     else:
         rows = [_clip_job(job) for job in jobs]
@@ -320,7 +332,9 @@ def generate_dataset(out: str | Path, config: SynthConfig | None = None) -> Path
     manifest = {
         "generator": GENERATOR_VERSION,
         "seed": config.seed,
-        "config": dataclasses.asdict(config),
+        # every parameter that shapes the files; `workers` changes only the speed, so it is left
+        # out and the manifest stays byte-identical across machines
+        "config": {k: v for k, v in dataclasses.asdict(config).items() if k != "workers"},
         "class_names": list(config.class_names),
         "class_counts": counts,
         "n_clips": len(rows),
