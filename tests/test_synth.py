@@ -267,4 +267,4 @@ def test_label_is_in_motion_on_the_default_dataset(tmp_path):
     """The default demo dataset (8 subjects x 12 clips, 64 px): about 3 s on 2 cores."""
     scores = appearance_vs_motion(generate_dataset(tmp_path / "default", SynthConfig()))
     assert scores["appearance"] <= 0.45, scores
-    assert scores["flow"] >= 0.8 and scores["difference"] >= 0.55, scores
+    assert scores["flow"] >= 0.8 and scores["difference"] >= 0.5, scores

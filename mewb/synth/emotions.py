@@ -79,7 +79,8 @@ class Expression:
 
     @property
     def code(self) -> str:
-        """CASME II style AU string, e.g. ``6+12``, ``R4+R7``... written ``R4+7`` style."""
+        """CASME II style AU string: AUs in numeric order joined by ``+``, a one-sided AU prefixed
+        with its side, e.g. ``6+12``, ``R12``, ``1+2+25``, ``R4+R7+R10``."""
         parts = []
         for au in sorted(self.aus):
             side = self.aus[au][0]
