@@ -64,7 +64,7 @@ def flow_ms_per_pair(
 
             torch.manual_seed(0)
             net = LiteFlowNet().eval()
-            result[name] = _median_ms(lambda: run_network(net, clip[0], clip[1]), max(3, repeats // 3))
+            result[name] = _median_ms(lambda: run_network(net, clip[0], clip[1]), max(1, repeats // 3))
         else:
             result[name] = _median_ms(lambda name=name: compute_flow(clip[0], clip[1], name), repeats)
     return result
