@@ -14,6 +14,9 @@ What differs from that port: the correlation (cost volume) layer is written here
 PyTorch (``correlation``) instead of a CUDA kernel, so the network also runs on the CPU;
 its semantics (7x7 displacements, stride, channel order, mean over channels, zero padding)
 follow the original kernel and are tested against a naive loop in ``tests/test_liteflownet.py``.
+The backward warp samples exactly ``p + flow`` (``align_corners=True`` with a matching pixel
+scale); the port's newer revisions mix ``align_corners=False`` with a ``(W - 1) / 2`` scale,
+which differs by a factor ``W / (W - 1)`` in the warp (under 1 % at these sizes).
 
 What could not be verified here (no weights on the development machines, no downloads): that
 real weights give the published accuracy (e.g. Sintel/KITTI EPE). The tests check the
