@@ -231,7 +231,7 @@ def render_face(ident: FaceIdentity, size: int) -> Face:
     img = np.clip(img.astype(np.float32) * (1.0 + shade[..., None]), 0, 255).astype(np.uint8)
 
     # Eyes: white, iris, pupil, then lids as lines
-    for eye, sgn in ((reg.eye_r, -1), (reg.eye_l, 1)):
+    for eye in (reg.eye_r, reg.eye_l):
         ew, eh = reg.eye_half_w, reg.eye_half_h
         cv2.ellipse(img, P(eye), (L(ew), L(eh)), 0, 0, 360, (235, 235, 240), -1, aa)
         cv2.circle(img, P(eye), L(0.85 * eh), ident.iris, -1, aa)
@@ -267,7 +267,8 @@ def render_face(ident: FaceIdentity, size: int) -> Face:
     t = np.linspace(-1, 1, 21)
     mw = (ml[0] - mr[0]) / 2
     xs = nx + t * mw
-    upper = my - (reg.upper_lip[1] * 0 + (my - reg.upper_lip[1])) * (1 - t**2) ** 0.7 * (1 - 0.25 * np.cos(np.pi * t * 2) ** 2)
+    # upper lip: thickest either side of the centre (a Cupid's bow), thinning to the corners
+    upper = my - (my - reg.upper_lip[1]) * (1 - t**2) ** 0.7 * (1 - 0.25 * np.cos(np.pi * t * 2) ** 2)
     lower = my + (reg.lower_lip[1] - my) * (1 - t**2) ** 0.8
     top = np.stack([xs, upper], 1)
     bottom = np.stack([xs[::-1], lower[::-1]], 1)
