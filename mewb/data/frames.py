@@ -31,12 +31,12 @@ _DIGITS = re.compile(r"(\d+)")
 
 
 def natural_key(path: str | Path) -> tuple:
-    """Sort key putting ``img2`` before ``img10``.
+    """Sort key putting ``img2`` before ``img10`` (a ``Path`` sorts by its file name, a ``str`` whole).
 
     A three-line key (split the name into digit and non-digit runs, compare digit runs as ints)
     instead of a dependency on ``natsort``: frame names are simple ``<prefix><number>.<ext>``.
     """
-    name = Path(path).name
+    name = path.name if isinstance(path, Path) else str(path)
     return tuple(int(part) if part.isdigit() else part.lower() for part in _DIGITS.split(name))
 
 
@@ -118,7 +118,7 @@ def read_video(path: str | Path, indices: Sequence[int] | None = None) -> np.nda
                 break
     finally:
         capture.release()
-    if not frames:
+    if position == 0:
         raise DatasetError(f"{path}: no frames could be decoded")
     if indices is None:
         return np.stack([frames[i] for i in sorted(frames)])
