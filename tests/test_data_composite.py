@@ -73,7 +73,7 @@ def test_ground_truth_decides_labels_and_membership(full, tmp_path):
     assert any("differs from the published MEGC2019 composite" in str(w.message) for w in caught)
 
 
-@pytest.mark.filterwarnings("ignore:composite: (no .* data found|combined_3class_gt.csv)")
+@pytest.mark.filterwarnings("ignore:.*(data found under|ground-truth clips not found)")
 def test_partial_data_warns_listing_differences(full, tmp_path):
     root, gt, gt_csv = full
     partial = tmp_path / "partial"
