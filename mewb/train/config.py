@@ -1,0 +1,131 @@
+"""``TrainConfig``: every setting of one fold's training, with a reason for each default.
+
+Serialised into a run's ``config.yaml`` (section ``train``) next to the preprocessing config,
+the variant and the dataset, so a run can be read back and repeated exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import yaml
+
+LOSSES = ("ce", "focal")
+SAMPLERS = ("shuffle", "balanced")
+SCHEDULES = ("cosine", "constant")
+# Model selection. "test-leaky" picks the epoch on the LOSO *test* subject: it inflates UF1/UAR,
+# exists only to measure how much, and is labelled "test-selected (leaky)" wherever shown.
+SELECTIONS = ("fixed", "inner-val", "test-leaky")
+PROTOCOL_LABELS = {
+    "fixed": "fixed epochs",
+    "inner-val": "early stopping on training subjects",
+    "test-leaky": "test-selected (leaky)",
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How one fold is trained. Defaults are the SynthME demo settings (measured, see the report)."""
+
+    # Optimisation
+    epochs: int = 12  # fixed budget: reaches UF1 >= 0.9 for `full` on the demo, 8-fold LOSO < 3 min on 2 cores
+    batch_size: int = 8  # 84 training clips -> 11 steps per epoch; small batches train these nets faster on a CPU
+    lr: float = 2e-3  # AdamW peak rate after warm-up; stable for the ResNet-18-style nets from scratch
+    weight_decay: float = 0.05  # AdamW decoupled decay; the nets are large for ~100 clips
+    warmup_epochs: int = 1  # linear warm-up from lr/10, then the schedule
+    schedule: str = "cosine"  # cosine (decay to lr/100 at the last epoch) | constant
+    grad_clip: float | None = 5.0  # max gradient norm; guards the first steps of a fresh net
+    # Loss
+    loss: str = "ce"  # ce | focal
+    class_weights: bool = True  # weight classes by the *training* fold's counts (MER sets are imbalanced)
+    focal_gamma: float = 2.0  # focusing parameter of the focal loss (Lin et al. 2017)
+    # Sampling
+    sampler: str = "shuffle"  # shuffle | balanced (class-balanced sampling with replacement)
+    # Augmentation (mewb.train.augment; one geometric transform for frames and flow)
+    augment: bool = True  # master switch
+    crop: float = 0.9  # random crop keeps this fraction of each side (1 = no crop)
+    rotate_deg: float = 5.0  # uniform rotation in [-r, r] degrees
+    scale: float = 0.05  # extra uniform zoom in [1 - s, 1 + s]
+    hflip: bool = True  # horizontal flip (negates flow u; strain is mirrored)
+    temporal_jitter: int = 1  # shift the clip by up to this many frames (edge frames repeat, their flow is 0)
+    # Model selection
+    selection: str = "fixed"  # fixed | inner-val (training subjects only) | test-leaky (never by default)
+    val_fraction: float = 0.2  # share of the training subjects held out for inner-val selection
+    patience: int = 5  # inner-val: stop after this many epochs without a better validation UF1
+    # Reproducibility and execution
+    seed: int = 0  # seeds weights, sampling and augmentation; same seed -> same metrics on CPU
+    device: str = "auto"  # auto (CUDA if available) | cpu | cuda | cuda:N
+    amp: bool = True  # mixed precision (autocast + GradScaler) on CUDA; ignored on CPU
+    num_workers: int = 0  # DataLoader workers; 0 is fastest when clips come from the cache
+    threads: int | None = None  # torch CPU threads per fold; None = the CPUs this process may use
+    eval_batch_size: int = 32  # batch size for validation and test predictions
+
+    def __post_init__(self) -> None:
+        _check_choice("loss", self.loss, LOSSES)
+        _check_choice("sampler", self.sampler, SAMPLERS)
+        _check_choice("schedule", self.schedule, SCHEDULES)
+        _check_choice("selection", self.selection, SELECTIONS)
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs} and {self.batch_size}")
+        if not 0.0 < self.crop <= 1.0:
+            raise ValueError(f"crop must be in (0, 1], got {self.crop}")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+
+    @property
+    def protocol(self) -> str:
+        """The model-selection protocol as written in ``metrics.json`` and every table."""
+        return PROTOCOL_LABELS[self.selection]
+
+    @property
+    def leaky(self) -> bool:
+        return self.selection == "test-leaky"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown training settings {sorted(unknown)}; valid: {sorted(known)}")
+        return cls(**values)
+
+    def replace(self, **changes) -> "TrainConfig":
+        return replace(self, **changes)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    @classmethod
+    def from_yaml(cls, text_or_path: str | Path) -> "TrainConfig":
+        """From YAML text or a file; a file may be a whole run ``config.yaml`` (its ``train`` section)."""
+        values = load_yaml(text_or_path)
+        if "train" in values and isinstance(values["train"], dict):
+            values = values["train"]
+        return cls.from_dict(values or {})
+
+
+def load_yaml(text_or_path: str | Path) -> dict:
+    """A YAML mapping from a path (``Path`` or an existing file name) or from YAML text."""
+    if isinstance(text_or_path, Path) or (isinstance(text_or_path, str) and "\n" not in text_or_path
+                                          and Path(text_or_path).is_file()):
+        path = Path(text_or_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file not found: {path}")
+        text = path.read_text()
+    else:
+        text = str(text_or_path)
+    values = yaml.safe_load(text)
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ValueError(f"a config must be a YAML mapping, got {type(values).__name__}")
+    return values
+
+
+def _check_choice(name: str, value: str, valid: tuple[str, ...]) -> None:
+    if value not in valid:
+        raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(valid)}")
