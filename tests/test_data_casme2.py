@@ -74,13 +74,40 @@ def _edit_row(tmp_path, index, **changes):
     return build_casme2(tmp_path / "edited", rows=rows)
 
 
-BAD = {
-    "onset after offset": (lambda tmp, root: _edit_row(tmp, 1, onset=20, offset=10), "row 3.*onset 20 is after offset 10"),
-    "apex outside span": (lambda tmp, root: _edit_row(tmp, 3, apex=40), "row 5.*apex 40 is outside onset..offset 1..6"),
-    "frame absent": (lambda tmp, root: (_unlink(root, "*img86.jpg"), root)[1], "row 2.*offset frame 86 is named in the sheet but absent"),
-    "missing folder": (lambda tmp, root: (shutil.rmtree(root / "CASME2_Cropped/sub17"), root)[1], "row 6.*clip folder .*sub17/EP19_05f not found"),
-    "unknown emotion": (lambda tmp, root: _edit_row(tmp, 0, emotion="hapiness"), "row 2.*unknown emotion 'hapiness'.*did you mean 'happiness'"),
-    "unreadable image": (lambda tmp, root: ((root / "CASME2_Cropped/sub01/EP02_01f/reg_img50.jpg").write_bytes(b""), root)[1], "reg_img50.jpg: unreadable image"),
+def _onset_after_offset(tmp, root):
+    return _edit_row(tmp, 1, onset=20, offset=10)
+
+
+def _apex_outside_span(tmp, root):
+    return _edit_row(tmp, 3, apex=40)
+
+
+def _frame_absent(tmp, root):
+    _unlink(root, "*img86.jpg")
+    return root
+
+
+def _missing_folder(tmp, root):
+    shutil.rmtree(root / "CASME2_Cropped/sub17")
+    return root
+
+
+def _unknown_emotion(tmp, root):
+    return _edit_row(tmp, 0, emotion="hapiness")
+
+
+def _unreadable_image(tmp, root):
+    (root / "CASME2_Cropped/sub01/EP02_01f/reg_img50.jpg").write_bytes(b"")
+    return root
+
+
+BAD = {  # how to break the fixture, and the message expected
+    "onset after offset": (_onset_after_offset, "row 3.*onset 20 is after offset 10"),
+    "apex outside span": (_apex_outside_span, "row 5.*apex 40 is outside onset..offset 1..6"),
+    "frame absent": (_frame_absent, "row 2.*offset frame 86 is named in the sheet but absent"),
+    "missing folder": (_missing_folder, "row 6.*clip folder .*sub17/EP19_05f not found"),
+    "unknown emotion": (_unknown_emotion, "row 2.*unknown emotion 'hapiness'.*did you mean 'happiness'"),
+    "unreadable image": (_unreadable_image, "reg_img50.jpg: unreadable image"),
 }
 
 

@@ -23,7 +23,8 @@ def root(tmp_path):
 def test_header_on_row_14_and_varying_padding(root):
     samples = samm.read(root)
     assert [s.key for s in samples] == [
-        "samm/006/006_1_2", "samm/006/006_1_5", "samm/007/007_3_1", "samm/011/011_2_3", "samm/011/011_2_4",
+        "samm/006/006_1_2", "samm/006/006_1_5", "samm/007/007_3_1",
+        "samm/011/011_2_3", "samm/011/011_2_4",
     ]
     first = samples[0]
     assert first.extra["sheet_row"] == 15  # the first row under the header on Excel row 14
@@ -55,12 +56,34 @@ def _edit(tmp_path, index, **changes):
     return build_samm(tmp_path / "edited", rows=rows)
 
 
-BAD = {
-    "onset after offset": (lambda tmp, root: _edit(tmp, 4, onset=4012, offset=4000), "row 19.*onset 4012 is after offset 4000"),
-    "frame absent": (lambda tmp, root: ((root / "SAMM/006/006_1_2/006_05588.jpg").unlink(), root)[1], "row 15.*apex frame 5588 is named in the sheet but absent"),
-    "missing folder": (lambda tmp, root: (shutil.rmtree(root / "SAMM/007"), root)[1], "row 17.*007_3_1 not found"),
-    "unknown emotion": (lambda tmp, root: _edit(tmp, 1, emotion="Angry"), "row 16.*unknown emotion 'Angry'.*did you mean 'anger'"),
-    "bad frame cell": (lambda tmp, root: _edit(tmp, 1, sheet_onset="10x24"), "row 16.*Onset Frame '10x24' is not a frame number"),
+def _onset_after_offset(tmp, root):
+    return _edit(tmp, 4, onset=4012, offset=4000)
+
+
+def _frame_absent(tmp, root):
+    (root / "SAMM/006/006_1_2/006_05588.jpg").unlink()
+    return root
+
+
+def _missing_folder(tmp, root):
+    shutil.rmtree(root / "SAMM/007")
+    return root
+
+
+def _unknown_emotion(tmp, root):
+    return _edit(tmp, 1, emotion="Angry")
+
+
+def _bad_frame_cell(tmp, root):
+    return _edit(tmp, 1, sheet_onset="10x24")
+
+
+BAD = {  # how to break the fixture, and the message expected
+    "onset after offset": (_onset_after_offset, "row 19.*onset 4012 is after offset 4000"),
+    "frame absent": (_frame_absent, "row 15.*apex frame 5588 is named in the sheet but absent"),
+    "missing folder": (_missing_folder, "row 17.*007_3_1 not found"),
+    "unknown emotion": (_unknown_emotion, "row 16.*unknown emotion 'Angry'.*did you mean 'anger'"),
+    "bad frame cell": (_bad_frame_cell, "row 16.*Onset Frame '10x24' is not a frame number"),
 }
 
 

@@ -18,7 +18,8 @@ def root(tmp_path):
 
 def test_hs_labels_from_folders_and_megc_ids(root):
     samples = smic.read(root)
-    assert [s.key for s in samples] == ["smic/s01/s01_ne_01", "smic/s01/s01_po_02", "smic/s02/s02_sur_01", "smic/s03/s03_ne_03"]
+    assert [s.key for s in samples] == [
+        "smic/s01/s01_ne_01", "smic/s01/s01_po_02", "smic/s02/s02_sur_01", "smic/s03/s03_ne_03"]
     assert [s.label for s in samples] == [0, 1, 2, 0]
     first = samples[0]
     assert (first.onset, first.apex, first.offset) == (46869, 46871, 46873) and first.apex_estimated
@@ -41,11 +42,27 @@ def test_root_variants(root):
         smic.read(root / "SMIC_all_cropped" / "VIS")
 
 
-BAD = {
-    "unknown emotion folder": (lambda r: write_frames(r / "s4/micro/angry/s4_an_01", ["reg_image000001.bmp"]), r"micro/angry: unknown emotion 'angry'"),
-    "empty clip folder": (lambda r: (r / "s4/micro/negative/s4_ne_01").mkdir(parents=True), "s4_ne_01: no image frames"),
-    "duplicate clip": (lambda r: write_frames(r / "s1/micro/positive/s01_ne_01", ["reg_image000001.bmp"]), "duplicate clip s01_ne_01"),
-    "no micro folder": (lambda r: (r / "s9").mkdir(), "s9/micro: subject folder has no micro/ folder"),
+def _unknown_emotion_folder(hs):
+    write_frames(hs / "s4/micro/angry/s4_an_01", ["reg_image000001.bmp"])
+
+
+def _empty_clip_folder(hs):
+    (hs / "s4/micro/negative/s4_ne_01").mkdir(parents=True)
+
+
+def _duplicate_clip(hs):
+    write_frames(hs / "s1/micro/positive/s01_ne_01", ["reg_image000001.bmp"])  # s1_ne_01 as MEGC writes it
+
+
+def _no_micro_folder(hs):
+    (hs / "s9").mkdir()
+
+
+BAD = {  # how to break the fixture, and the message expected
+    "unknown emotion folder": (_unknown_emotion_folder, r"micro/angry: unknown emotion 'angry'"),
+    "empty clip folder": (_empty_clip_folder, "s4_ne_01: no image frames"),
+    "duplicate clip": (_duplicate_clip, "duplicate clip s01_ne_01"),
+    "no micro folder": (_no_micro_folder, "s9/micro: subject folder has no micro/ folder"),
 }
 
 

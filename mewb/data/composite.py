@@ -72,7 +72,9 @@ def read_megc_csv(path: str | Path) -> pd.DataFrame:
         for ours, options in wanted:
             hit = next((names[o] for o in options if o in names), None)
             if hit is None:
-                raise DatasetError(f"{path}: no column for {ours} (one of {', '.join(options)}); header: {', '.join(first)}")
+                raise DatasetError(
+                    f"{path}: no column for {ours} (one of {', '.join(options)}); header: {', '.join(first)}"
+                )
             positions.append(hit)
         table = raw.iloc[1:, positions].copy()
         rows = range(2, len(raw) + 1)

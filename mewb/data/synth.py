@@ -64,6 +64,10 @@ def read(root: str | Path, *, strict: bool = True, report: ReadReport | None = N
         make_extra=ground_truth,
     )
     return [
-        replace(s, ground_truth=s.extra["ground_truth"], extra={k: v for k, v in s.extra.items() if k != "ground_truth"})
+        replace(
+            s,
+            ground_truth=s.extra["ground_truth"],
+            extra={k: v for k, v in s.extra.items() if k != "ground_truth"},
+        )
         for s in samples
     ]
