@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import warnings
 
 import pytest
 from fixtures.mer_layouts import build_samm, samm_rows, write_sheet

@@ -15,7 +15,7 @@ Quirks handled: subjects written ``6`` against folders ``006``; empty or ``-1`` 
 set to the midpoint, ``apex_estimated=True``); apex cells outside onset..offset (``bad_apex=
 "estimate"``, the default, treats them the same way and lists each in the report's notes;
 ``bad_apex="error"`` makes them errors). Frames are full, uncropped video frames
-200 fps.
+(``cropped=False``, so the clip pipeline aligns the face). 200 fps.
 """
 
 from __future__ import annotations
