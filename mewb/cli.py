@@ -107,7 +107,78 @@ def _verb_synth(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-VERBS = [_verb_doctor, _verb_models, _verb_cache, _verb_info, _verb_synth]
+def _verb_bench(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="benchmarks: model size and speed vs r3d18, flow, EVM, cache")
+    p.add_argument("--quick", action="store_true", help="CI smoke setting: one input size, 2 repeats (about a minute)")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default reports/bench-<time>); never overwritten")
+    p.add_argument("--no-pipeline", action="store_true", help="models only: skip flow, EVM and cache figures")
+
+    def run(args: argparse.Namespace) -> int:
+        import dataclasses
+        import time
+
+        from mewb.bench import BenchConfig, format_markdown, run_benchmarks, write_report
+
+        config = BenchConfig.quick() if args.quick else BenchConfig()
+        if args.no_pipeline:
+            config = dataclasses.replace(config, pipeline=False)
+        out = args.out or Path("reports") / time.strftime("bench-%Y%m%d-%H%M%S")
+        if out.exists() and any(out.iterdir()):  # fail before an hour of measuring, not after
+            raise FileExistsError(f"{out} already holds a benchmark; choose another --out or remove it")
+        result = run_benchmarks(config)
+        write_report(result, out)
+        print(format_markdown(result))
+        print(f"written: {out / 'bench.json'}, {out / 'bench.md'}, {out / 'bench.html'}")
+        return 0
+
+    p.set_defaults(func=run)
+
+
+def _verb_loso(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "loso",
+        help="leave-one-subject-out training and evaluation into a run directory",
+        description="One fold per subject (all datasets for the composite); pooled UF1/UAR. "
+        "--protocol dataset-holdout tests each dataset of a multi-dataset set once, trained on the others.",
+    )
+    p.add_argument("--dataset", default=None, help="dataset reader name (casme2, samm, smic, composite, synth, ...)")
+    p.add_argument("--root", default=None, help="the dataset's folder")
+    p.add_argument("--folds", default=None, help="comma-separated subjects to run (dataset/subject or a unique id)")
+    p.add_argument("--protocol", choices=["loso", "dataset-holdout"], default="loso",
+                   help="loso (default) or the composite's per-dataset holdout")
+
+    def run(args: argparse.Namespace) -> int:
+        from mewb.train.command import loso_command
+
+        return loso_command(args)
+
+    from mewb.train.command import add_run_arguments
+
+    add_run_arguments(p)
+    p.set_defaults(func=run)
+
+
+def _verb_crossdataset(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "crossdataset",
+        help="train on some datasets, test on another (e.g. CASME II -> SAMM)",
+        description="Example: mewb crossdataset --train casme2=/data/CASME2 --test samm=/data/SAMM --out runs/c2s",
+    )
+    p.add_argument("--train", action="append", required=True, metavar="NAME=DIR", help="a training dataset (repeatable)")
+    p.add_argument("--test", action="append", required=True, metavar="NAME=DIR", help="a test dataset (repeatable)")
+
+    def run(args: argparse.Namespace) -> int:
+        from mewb.train.command import crossdataset_command
+
+        return crossdataset_command(args)
+
+    from mewb.train.command import add_run_arguments
+
+    add_run_arguments(p)
+    p.set_defaults(func=run)
+
+
+VERBS = [_verb_doctor, _verb_models, _verb_cache, _verb_info, _verb_synth, _verb_bench, _verb_loso, _verb_crossdataset]
 
 
 def build_parser() -> argparse.ArgumentParser:

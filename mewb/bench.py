@@ -1,0 +1,351 @@
+"""Benchmarks behind ``make bench``: model size and speed against ``r3d18``, and the pipeline.
+
+Everything is measured side by side in one run, on one machine, and every model figure is also
+given as a ratio to the dense ``r3d18`` measured in that same run (these machines are noisy:
+medians of repeats after a warm-up, and ratios, are what to compare).
+
+Model figures, per input size: parameters, FLOPs, training memory, forward and forward+backward
+time per clip (CPU, and CUDA when available), inference and training throughput (clips/s) at the
+demo batch size. Pipeline figures: flow ms per frame pair per backend, EVM ms per frame, a SynthME
+preprocessing pass cold vs warm cache, and (when asked) one LOSO fold per variant.
+
+Memory on the CPU: PyTorch has no peak-allocation counter for the CPU allocator, so training
+memory is measured as parameters + gradients + the activations autograd saves for backward
+(summed with ``saved_tensors_hooks`` during one forward pass), which is what dominates training
+memory. On CUDA it is ``torch.cuda.max_memory_allocated``.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from mewb.models.complexity import REFERENCE, count_flops, count_parameters, example_inputs
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What to measure. ``quick()`` is the CI smoke setting (about a minute)."""
+
+    sizes: tuple[tuple[int, int], ...] = ((16, 112), (8, 64))  # (T, H=W): the paper's input, the demo's
+    batch: int = 8  # demo batch size for throughput
+    repeats: int = 5  # timed rounds (median), after one warm-up; each round times every model once
+    devices: tuple[str, ...] = ("cpu", "cuda")  # cuda is skipped when unavailable
+    pipeline: bool = True  # flow, EVM, cache figures
+    synth_subjects: int = 4  # SynthME set for the preprocessing pass
+    synth_clips: int = 6
+
+    @classmethod
+    def quick(cls) -> "BenchConfig":
+        return cls(sizes=((8, 64),), batch=4, repeats=3, synth_subjects=2, synth_clips=3)
+
+
+def _seconds(fn: Callable[[], object], device: torch.device) -> float:
+    start = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start
+
+
+def training_memory_bytes(model: torch.nn.Module, inputs: dict[str, torch.Tensor]) -> int:
+    """Parameters + gradients + activations saved for backward in one training step (CPU estimate).
+
+    Each storage autograd keeps is counted once (a ReLU output saved by two ops is one buffer),
+    and the parameters that convolutions save for their own backward are not activations.
+    """
+    parameter_storages = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    saved: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in parameter_storages:
+            saved[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    model.train()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = model(inputs)
+    out.sum().backward()
+    model.zero_grad(set_to_none=True)
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    return 2 * weights + sum(saved.values())
+
+
+class _Subject:
+    """One model with its inputs and the three timed steps (forward, forward+backward, train step)."""
+
+    def __init__(self, name: str, *, frames: int, size: int, batch: int, device: torch.device) -> None:
+        from mewb.models import create_model
+
+        torch.manual_seed(0)
+        self.name, self.device, self.batch = name, device, batch
+        self.model = create_model(name)
+        one = example_inputs(self.model, batch=1, frames=frames, size=size)
+        self.row = {"model": name, "device": device.type, "input": f"{frames}x{size}x{size}", "batch": batch}
+        self.row["params"] = count_parameters(self.model)
+        self.row["flops"] = count_flops(self.model, one)
+        self.model.to(device)
+        self.inputs = {k: v.to(device) for k, v in example_inputs(self.model, batch=batch, frames=frames, size=size).items()}
+        self.labels = torch.zeros(batch, dtype=torch.long, device=device)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=1e-4)
+        self.times: dict[str, list[float]] = {"forward": [], "forward_backward": [], "train_step": []}
+
+    def forward(self) -> None:
+        self.model.eval()
+        with torch.inference_mode():
+            self.model(self.inputs)
+
+    def forward_backward(self) -> None:
+        self.model.train()
+        self.model.zero_grad(set_to_none=True)
+        self.model(self.inputs).sum().backward()
+
+    def train_step(self) -> None:
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(self.model(self.inputs), self.labels).backward()
+        self.optimizer.step()
+
+    def memory(self) -> float:
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.forward_backward()
+            return torch.cuda.max_memory_allocated(self.device) / self.batch
+        return training_memory_bytes(self.model, self.inputs) / self.batch
+
+    def finish(self) -> dict:
+        forward_s, backward_s, train_s = (statistics.median(self.times[k]) for k in ("forward", "forward_backward", "train_step"))
+        self.row["forward_ms_per_clip"] = 1000 * forward_s / self.batch
+        self.row["forward_backward_ms_per_clip"] = 1000 * backward_s / self.batch
+        self.row["inference_clips_per_s"] = self.batch / forward_s
+        self.row["train_clips_per_s"] = self.batch / train_s
+        return self.row
+
+
+def measure_models(
+    names: list[str], *, frames: int, size: int, batch: int, repeats: int, device: torch.device
+) -> list[dict]:
+    """Every model figure for several models at one input size, measured side by side.
+
+    Timing runs in rounds: each round times every model once, so a slow-down of the machine
+    (another process, thermal throttling) hits all models alike and the ratios stay fair.
+    """
+    subjects = [_Subject(n, frames=frames, size=size, batch=batch, device=device) for n in names]
+    for subject in subjects:
+        subject.row["train_memory_bytes"] = subject.memory()
+        for step in (subject.forward, subject.forward_backward, subject.train_step):
+            _seconds(step, device)  # warm-up: allocator, oneDNN/cuDNN algorithm choice
+    for _ in range(repeats):
+        for subject in subjects:
+            for key in subject.times:
+                subject.times[key].append(_seconds(getattr(subject, key), device))
+    return [subject.finish() for subject in subjects]
+
+
+RATIO_KEYS = {
+    "params": "params_ratio",
+    "flops": "flops_ratio",
+    "train_memory_bytes": "memory_ratio",
+    "forward_ms_per_clip": "forward_time_ratio",
+    "forward_backward_ms_per_clip": "forward_backward_time_ratio",
+}
+
+
+def add_ratios(rows: list[dict]) -> list[dict]:
+    """Each row gets ``<figure>_ratio`` = its value / r3d18's (same input, same device, same run)
+    and ``speedup`` (r3d18's forward+backward time / its own)."""
+    for row in rows:
+        reference = next(
+            r for r in rows if r["model"] == REFERENCE and r["input"] == row["input"] and r["device"] == row["device"]
+        )
+        for key, ratio in RATIO_KEYS.items():
+            row[ratio] = row[key] / reference[key]
+        row["forward_backward_speedup"] = reference["forward_backward_ms_per_clip"] / row["forward_backward_ms_per_clip"]
+    return rows
+
+
+def model_benchmarks(config: BenchConfig, names: list[str] | None = None, *, progress: bool = True) -> list[dict]:
+    from mewb.models import list_models
+
+    names = names or [REFERENCE] + [n for n in list_models() if n != REFERENCE]
+    devices = [torch.device(d) for d in config.devices if d != "cuda" or torch.cuda.is_available()]
+    rows = []
+    for device in devices:
+        for frames, size in config.sizes:
+            if progress:
+                print(f"  {device.type} {frames}x{size}x{size}: {', '.join(names)}", flush=True)
+            rows += measure_models(names, frames=frames, size=size, batch=config.batch, repeats=config.repeats, device=device)
+    return add_ratios(rows)
+
+
+def synth_preprocessing(config: BenchConfig) -> dict:
+    """A SynthME preprocessing pass (face clip + flow, EVM on) through the real pipeline, cold vs warm cache."""
+    from mewb.data.cache import PreprocessCache
+    from mewb.data.dataset import ClipDataset
+    from mewb.data.preprocess import PreprocessConfig
+    from mewb.data.readers import read_dataset
+    from mewb.synth import SynthConfig, generate_dataset
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "synth"
+        generate_dataset(root, SynthConfig(subjects=config.synth_subjects, clips_per_subject=config.synth_clips))
+        samples, _report = read_dataset("synth", root)
+        preprocess = PreprocessConfig(evm=True)
+        dataset = ClipDataset(samples, preprocess, modalities=("frames", "flow"), cache=PreprocessCache(Path(tmp) / "cache"))
+        start = time.perf_counter()
+        dataset.warm(progress=False)
+        cold = time.perf_counter() - start
+        warm_times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            for i in range(len(dataset)):
+                dataset[i]
+            warm_times.append(time.perf_counter() - start)
+        warm = statistics.median(warm_times)
+    return {"clips": len(samples), "cold_s": cold, "warm_s": warm, "speedup": cold / warm, "config": preprocess.to_dict()}
+
+
+def environment_record() -> dict:
+    """Machine, threads and versions, stored with every benchmark."""
+    import importlib.metadata
+
+    from mewb.device import cpu_threads
+
+    versions = {}
+    for package in ("torch", "numpy", "opencv-contrib-python-headless", "mewb"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "machine": platform.machine(),
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+        "cpu_threads_available": cpu_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "versions": versions,
+    }
+
+
+def run_benchmarks(config: BenchConfig, *, progress: bool = True) -> dict:
+    from mewb.device import configure_torch_threads
+
+    configure_torch_threads()
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    result: dict = {"started": started, "environment": environment_record(), "config": config.__dict__}
+    if progress:
+        print("models:", flush=True)
+    result["models"] = model_benchmarks(config, progress=progress)
+    if config.pipeline:
+        from mewb.data.timing import cache_cold_warm, evm_ms_per_frame, flow_ms_per_pair
+
+        size = config.sizes[-1][1]
+        repeats = max(2, config.repeats)
+        if progress:
+            print("pipeline: flow, EVM, cache, SynthME preprocessing", flush=True)
+        result["flow_ms_per_pair"] = {"size": size, **flow_ms_per_pair(size=size, repeats=repeats)}
+        result["evm_ms_per_frame"] = {"size": size, **evm_ms_per_frame(size=size, repeats=repeats)}
+        result["cache_cold_warm"] = cache_cold_warm(size=size, clips=2 if config.repeats < 3 else 4)
+        result["synth_preprocessing"] = synth_preprocessing(config)
+    return result
+
+
+def format_markdown(result: dict) -> str:
+    env = result["environment"]
+    lines = [
+        "# mewb benchmarks",
+        "",
+        f"Run {result['started']} on {env['processor']} ({env['threads']} torch threads), "
+        f"CUDA: {env['cuda'] or 'none'}; torch {env['versions']['torch']}.",
+        "Times are medians after a warm-up; every ratio is to r3d18 measured in the same run.",
+        "",
+        "## Models",
+        "",
+        "| model | device | input | params | GFLOPs | train MiB/clip | fwd ms/clip | fwd+bwd ms/clip | "
+        "inference clips/s | train clips/s | params / r3d18 | FLOPs / r3d18 | fwd+bwd speed-up |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in result["models"]:
+        lines.append(
+            f"| {r['model']} | {r['device']} | {r['input']} | {r['params'] / 1e6:.2f} M | {r['flops'] / 1e9:.2f} | "
+            f"{r['train_memory_bytes'] / 2**20:.0f} | {r['forward_ms_per_clip']:.1f} | "
+            f"{r['forward_backward_ms_per_clip']:.1f} | {r['inference_clips_per_s']:.1f} | {r['train_clips_per_s']:.1f} | "
+            f"{r['params_ratio']:.1%} | {r['flops_ratio']:.1%} | {r['forward_backward_speedup']:.2f}x |"
+        )
+    if "flow_ms_per_pair" in result:
+        flow = result["flow_ms_per_pair"]
+        evm = result["evm_ms_per_frame"]
+        cache = result["cache_cold_warm"]
+        synth = result["synth_preprocessing"]
+        lines += [
+            "",
+            "## Pipeline",
+            "",
+            f"Flow, ms per {flow['size']}x{flow['size']} frame pair: "
+            + ", ".join(f"{k} {v:.1f}" for k, v in flow.items() if k != "size"),
+            "",
+            f"EVM, ms per {evm['size']}x{evm['size']} frame: " + ", ".join(f"{k} {v:.2f}" for k, v in evm.items() if k != "size"),
+            "",
+            f"Cache (EVM + flow), cold {cache['cold_ms']:.0f} ms vs warm {cache['warm_ms']:.1f} ms: {cache['speedup']:.0f}x",
+            "",
+            f"SynthME preprocessing ({synth['clips']} clips, EVM + {synth['config']['flow_backend']} flow): "
+            f"cold {synth['cold_s']:.2f} s, warm {synth['warm_s']:.3f} s, {synth['speedup']:.0f}x",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(result: dict, out: Path) -> Path:
+    """``bench.json``, ``bench.md`` and ``bench.html`` in ``out`` (a new folder: never overwritten)."""
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} already holds a benchmark; choose another --out or remove it")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(result, indent=2, default=str))
+    markdown = format_markdown(result)
+    (out / "bench.md").write_text(markdown)
+    (out / "bench.html").write_text(_markdown_table_html(markdown))
+    return out
+
+
+def _markdown_table_html(markdown: str) -> str:
+    """Tiny Markdown -> HTML for our own tables and paragraphs (no extra dependency for one page)."""
+    import html
+
+    body, table = [], []
+
+    def flush_table() -> None:
+        if not table:
+            return
+        rows = [[html.escape(c.strip()) for c in line.strip("|").split("|")] for line in table if not set(line) <= set("|-: ")]
+        head, *rest = rows
+        body.append(
+            "<table><thead><tr>" + "".join(f"<th>{c}</th>" for c in head) + "</tr></thead><tbody>"
+            + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rest)
+            + "</tbody></table>"
+        )
+        table.clear()
+
+    for line in markdown.splitlines():
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        flush_table()
+        if line.startswith("## "):
+            body.append(f"<h2>{html.escape(line[3:])}</h2>")
+        elif line.startswith("# "):
+            body.append(f"<h1>{html.escape(line[2:])}</h1>")
+        elif line.strip():
+            body.append(f"<p>{html.escape(line)}</p>")
+    flush_table()
+    style = "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+    return f"<!doctype html><html><head><meta charset='utf-8'><title>mewb benchmarks</title><style>{style}</style></head><body>{''.join(body)}</body></html>\n"

@@ -1,0 +1,88 @@
+"""Benchmarks: ratios against r3d18, memory accounting, reports that never overwrite."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from mewb.bench import (
+    BenchConfig,
+    add_ratios,
+    format_markdown,
+    measure_models,
+    training_memory_bytes,
+    write_report,
+)
+from mewb.models import create_model
+from mewb.models.complexity import example_inputs
+
+
+def _row(model, input_="8x64x64", device="cpu", **figures):
+    base = dict(params=1.0, flops=1.0, train_memory_bytes=1.0, forward_ms_per_clip=1.0, forward_backward_ms_per_clip=1.0,
+                inference_clips_per_s=1.0, train_clips_per_s=1.0)
+    return {"model": model, "input": input_, "device": device, **{**base, **figures}}
+
+
+def test_ratios_are_taken_against_r3d18_of_the_same_input_and_device():
+    rows = add_ratios(
+        [
+            _row("r3d18", params=100, forward_backward_ms_per_clip=30.0),
+            _row("full", params=15, forward_backward_ms_per_clip=10.0),
+            _row("r3d18", input_="16x112x112", params=100, forward_backward_ms_per_clip=300.0),
+            _row("full", input_="16x112x112", params=15, forward_backward_ms_per_clip=200.0),
+        ]
+    )
+    assert rows[0]["params_ratio"] == 1.0 and rows[0]["forward_backward_speedup"] == 1.0
+    assert rows[1]["params_ratio"] == pytest.approx(0.15)
+    assert rows[1]["forward_backward_speedup"] == pytest.approx(3.0)
+    assert rows[3]["forward_backward_speedup"] == pytest.approx(1.5)  # not mixed with the 8x64x64 reference
+
+
+def test_training_memory_counts_weights_grads_and_saved_activations():
+    model = create_model("full")
+    small = example_inputs(model, batch=1, frames=4, size=32)
+    large = example_inputs(model, batch=4, frames=4, size=32)
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    one, four = training_memory_bytes(model, small), training_memory_bytes(model, large)
+    assert one > 2 * weights
+    activations_one, activations_four = one - 2 * weights, four - 2 * weights
+    assert activations_four == pytest.approx(4 * activations_one, rel=0.05)  # activations scale with batch
+    assert all(p.grad is None for p in model.parameters())  # leaves the model clean
+
+
+def test_side_by_side_measurement_gives_every_figure():
+    rows = add_ratios(measure_models(["r3d18", "improved"], frames=2, size=16, batch=2, repeats=2, device=torch.device("cpu")))
+    assert [r["model"] for r in rows] == ["r3d18", "improved"]
+    for r in rows:
+        assert r["forward_ms_per_clip"] > 0 and r["forward_backward_ms_per_clip"] > 0
+        assert r["inference_clips_per_s"] > 0 and r["train_clips_per_s"] > 0
+    assert rows[1]["params_ratio"] < 0.2 and rows[1]["flops_ratio"] < 0.5
+
+
+def test_report_is_written_once_and_never_overwritten(tmp_path):
+    result = {
+        "started": "now",
+        "environment": {"processor": "x86_64", "threads": 2, "cuda": None, "versions": {"torch": "2.13.0"}},
+        "config": BenchConfig.quick().__dict__,
+        "models": add_ratios([_row("r3d18"), _row("full", params=0.15)]),
+    }
+    out = write_report(result, tmp_path / "bench")
+    assert json.loads((out / "bench.json").read_text())["models"][1]["params_ratio"] == pytest.approx(0.15)
+    assert "| full | cpu | 8x64x64 |" in (out / "bench.md").read_text()
+    assert "<table>" in (out / "bench.html").read_text() and "<td>full</td>" in (out / "bench.html").read_text()
+    with pytest.raises(FileExistsError, match="already holds a benchmark"):
+        write_report(result, out)
+    assert "| r3d18 |" in format_markdown(result)
+
+
+@pytest.mark.slow
+def test_quick_benchmark_runs_end_to_end(tmp_path):
+    from mewb.cli import main
+
+    assert main(["bench", "--quick", "--out", str(tmp_path / "b")]) == 0
+    result = json.loads((tmp_path / "b" / "bench.json").read_text())
+    assert {r["model"] for r in result["models"]} >= {"r3d18", "full"}
+    assert result["synth_preprocessing"]["speedup"] > 1
+    assert set(result["flow_ms_per_pair"]) >= {"tvl1", "farneback", "dis"}
