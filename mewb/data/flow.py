@@ -7,12 +7,13 @@ down has ``v > 0``).
 
 Backends (``FLOW_BACKENDS``, looked up by name):
 
-- ``tvl1``: OpenCV contrib Dual TV-L1, the usual choice in MER. OpenCV's defaults (5 scales,
-  5 warps, 10 outer x 30 inner iterations) take about 2 s per 112x112 pair on one core; our
-  defaults (``TVL1_DEFAULTS``) keep the TV-L1 model (tau, lambda, theta unchanged) but use
-  3 scales (a 112-pixel face has no use for a 5-level pyramid when motions are a few pixels),
-  3 warps and fewer iterations, which is an order of magnitude faster and still recovers a
-  0.5 px shift (see ``tests/test_flow.py``). Override any of them with keyword arguments.
+- ``tvl1``: OpenCV contrib Dual TV-L1, the usual choice in MER. Our defaults
+  (``TVL1_DEFAULTS``) keep OpenCV's TV-L1 model (tau, lambda, theta, epsilon, median filter)
+  but use 3 scales with step 0.5 instead of 5 with step 0.8 (a 112-pixel face moving a few
+  pixels needs no deep pyramid), 3 warps instead of 5 and 5 x 10 iterations instead of
+  10 x 30. Measured at 112x112 on one core: ~53 ms per pair against ~160 ms for OpenCV's
+  defaults, with the same end-point error (~0.01 px) on a texture shifted by 0.5 and 2 px.
+  Override any of them with keyword arguments (``compute_flow(a, b, "tvl1", warps=5)``).
 - ``farneback``: ``cv2.calcOpticalFlowFarneback`` (polynomial expansion), fast and smooth.
 - ``dis``: ``cv2.DISOpticalFlow`` (preset MEDIUM), the fastest; needs uint8 input, so float
   frames are rounded first.
