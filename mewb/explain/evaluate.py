@@ -1,0 +1,203 @@
+"""The table "is the map right?": every attribution method on every variant, scored on SynthME.
+
+For each run (one variant, LOSO), each test sample is explained by its fold model (see
+``runs.py``) for the class it predicted; its per-frame saliency volume ``(T, H, W)`` is scored
+against the ground-truth region (``localisation.py``) and by deletion against random deletion.
+
+    >>> scores = score_runs(["runs/full", "runs/dual"], clips_per_subject=4)   # one row per clip x method
+    >>> localisation_table(scores)                                             # method x variant means
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from mewb.data.preprocess import PreprocessConfig, frames_to_tensor_array, preprocess_sample
+from mewb.data.sample import Sample
+from mewb.explain.adapter import prepare
+from mewb.explain.base import attribute
+from mewb.explain.localisation import (
+    DEFAULT_FRACTIONS,
+    curve_auc,
+    deletion_curve,
+    ground_truth,
+    localisation_scores,
+    region_volume,
+)
+from mewb.explain.volume import saliency_volume
+
+DEFAULT_METHODS = ("saliency", "integrated_gradients", "gradcam", "guided_gradcam", "occlusion", "attention")
+# Cheaper settings for scoring many clips (the defaults of each method are for one clip).
+TABLE_OPTIONS: dict[str, dict] = {
+    "integrated_gradients": {"n_steps": 32},
+    "occlusion": {"window": (4, 16, 16), "stride": (4, 16, 16)},  # 2 x 4 x 4 windows per input
+}
+TABLE_FRACTIONS = tuple(np.round(np.linspace(0.0, 1.0, 11), 4))
+
+
+def clip_inputs(sample: Sample, config: PreprocessConfig, modalities: Sequence[str], cache=None) -> dict[str, torch.Tensor]:
+    """One sample as model inputs with a batch axis: ``{"frames": (1, 3, T, H, W), "flow": (1, 3, T', H, W)}``."""
+    arrays = preprocess_sample(sample, config, tuple(modalities), cache)
+    out = {}
+    if "frames" in arrays:
+        out["frames"] = torch.from_numpy(frames_to_tensor_array(arrays["frames"]))[None]
+    if "flow" in arrays:
+        out["flow"] = torch.from_numpy(arrays["flow"].astype(np.float32))[None]
+    return out
+
+
+def supports(model: nn.Module, method: str) -> bool:
+    """Whether ``method`` applies to ``model`` (``attention`` needs CASANet)."""
+    base = getattr(model, "model", model)
+    return method != "attention" or bool(base.attention_modules())
+
+
+def score_clip(
+    model: nn.Module,
+    inputs: Mapping[str, torch.Tensor],
+    gt: Mapping[str, np.ndarray],
+    *,
+    methods: Sequence[str] = DEFAULT_METHODS,
+    method_options: Mapping[str, dict] | None = None,
+    region: str = "mask",
+    target: int | None = None,
+    fractions: Sequence[float] = TABLE_FRACTIONS,
+    deletion: bool = True,
+    n_random: int = 3,
+    seed: int = 0,
+) -> list[dict]:
+    """One row per method for one clip: localisation scores, deletion AUCs and the seconds taken.
+
+    ``inputs`` has a batch of 1; ``gt`` is :func:`~mewb.explain.localisation.ground_truth`.
+    The random-deletion curve is computed once per clip and shared by the methods.
+    """
+    adapter = prepare(model)
+    inputs = {m: inputs[m] for m in adapter.modalities}
+    options = {**TABLE_OPTIONS, **(method_options or {})}
+    with torch.no_grad():
+        probs = torch.softmax(adapter(*inputs.values()), dim=1)[0]
+    target = int(probs.argmax()) if target is None else int(target)
+    region_mask = region_volume(gt, region)
+    random_auc = np.nan
+    if deletion:
+        randoms = [
+            deletion_curve(adapter, inputs, None, target=target, fractions=fractions, seed=seed + i) for i in range(n_random)
+        ]
+        random_auc = curve_auc(fractions, np.mean(randoms, axis=0))
+    rows = []
+    for method in methods:
+        if not supports(adapter, method):
+            continue
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # Captum's notes on requires_grad and ReLU hooks
+            result = attribute(adapter, inputs, method, target=target, **options.get(method, {}))
+        seconds = time.perf_counter() - start
+        volume = saliency_volume(result, channels="abs")[0]  # (T, H, W) energy per voxel
+        row = {"method": method, "target": target, "prob": float(probs[target]), "seconds": seconds}
+        row.update(localisation_scores(volume, region_mask, seed=seed))
+        if deletion:
+            curve = deletion_curve(adapter, inputs, volume, target=target, fractions=fractions, seed=seed)
+            row["deletion_auc"] = curve_auc(fractions, curve)
+            row["random_deletion_auc"] = random_auc
+        rows.append(row)
+    return rows
+
+
+def score_fold_models(
+    fold_models: Mapping[str, nn.Module],
+    samples: Sequence[Sample],
+    config: PreprocessConfig,
+    *,
+    variant: str = "",
+    cache=None,
+    clips_per_subject: int | None = None,
+    progress: bool = True,
+    **score_options,
+) -> pd.DataFrame:
+    """Score every sample with the fold model of its subject; one row per clip x method.
+
+    ``fold_models[subject]`` must be the model that *tested* that subject. Samples of subjects
+    without a fold model are skipped with a warning naming them.
+    """
+    from tqdm.auto import tqdm
+
+    by_subject: dict[str, list[Sample]] = {}
+    for s in samples:
+        by_subject.setdefault(s.subject, []).append(s)
+    missing = sorted(set(by_subject) - set(fold_models))
+    if missing:
+        warnings.warn(f"{variant or 'run'}: no fold model for subjects {missing}; their clips are skipped")
+    rows = []
+    todo = [(subj, s) for subj in sorted(by_subject) if subj in fold_models for s in by_subject[subj][:clips_per_subject]]
+    current, adapter = None, None
+    for subject, sample in tqdm(todo, desc=f"explain {variant}", unit="clip", disable=not progress):
+        if subject != current:
+            adapter, current = prepare(fold_models[subject]), subject
+        inputs = clip_inputs(sample, config, adapter.modalities, cache)
+        gt = ground_truth(sample, config, size=tuple(next(iter(inputs.values())).shape[3:]))
+        for row in score_clip(adapter, inputs, gt, **score_options):
+            rows.append({"variant": variant, "subject": subject, "clip": sample.clip, "label": sample.label, **row})
+    return pd.DataFrame(rows)
+
+
+def score_runs(
+    run_dirs: Sequence[str],
+    *,
+    data_root: str | None = None,
+    cache=None,
+    clips_per_subject: int | None = None,
+    progress: bool = True,
+    **score_options,
+) -> pd.DataFrame:
+    """:func:`score_fold_models` over LOSO run directories (one variant each); rows of all runs."""
+    from mewb.explain.runs import FoldModels, read_run, run_samples
+
+    frames = []
+    for run_dir in run_dirs:
+        info = read_run(run_dir)
+        samples = run_samples(info, data_root)
+        frames.append(
+            score_fold_models(
+                FoldModels(run_dir, info=info),
+                samples,
+                info.preprocess,
+                variant=info.variant,
+                cache=cache,
+                clips_per_subject=clips_per_subject,
+                progress=progress,
+                **score_options,
+            )
+        )
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def localisation_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Method x variant means of :func:`score_runs` rows (``clips`` counts the clips scored).
+
+    Columns: energy share next to its random baseline and the region's area share, pointing game
+    next to its random baseline, deletion AUC next to random deletion (lower = more faithful),
+    and the median seconds per clip.
+    """
+    columns = [
+        "energy_share",
+        "random_energy_share",
+        "area_share",
+        "pointing",
+        "random_pointing",
+        "deletion_auc",
+        "random_deletion_auc",
+    ]
+    columns = [c for c in columns if c in scores]
+    grouped = scores.groupby(["method", "variant"], sort=True)
+    table = grouped[columns].mean()
+    table["seconds"] = grouped["seconds"].median()
+    table["clips"] = grouped.size()
+    return table.reset_index()
