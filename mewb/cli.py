@@ -178,7 +178,56 @@ def _verb_crossdataset(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-VERBS = [_verb_doctor, _verb_models, _verb_cache, _verb_info, _verb_synth, _verb_bench, _verb_loso, _verb_crossdataset]
+def _report_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default="synth", help="dataset reader (default synth: SynthME, generated when absent)")
+    p.add_argument("--root", type=Path, default=None,
+                   help="dataset folder (default for synth: data/synthme, data/synthme-quick with --quick)")
+    p.add_argument("--variants", default=None,
+                   help="comma-separated model variants (default: baseline,flow_only,improved,dual,full; "
+                        "quick: flow_only,full)")
+    p.add_argument("--out", type=Path, default=None, help="report folder (default reports/<UTC time>-<dataset>)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing report folder")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs per fold (default 12; quick 1)")
+    p.add_argument("--device", default=None, help="auto (default) | cpu | cuda | cuda:N")
+    p.add_argument("--no-explain", action="store_true", help="skip UMAP, saliency and localisation in the ablation page")
+    p.add_argument("--cache", type=Path, default=None, help="preprocessing cache (default $MEWB_CACHE or ~/.cache/mewb)")
+
+
+def _run_report(args: argparse.Namespace, *, quick: bool) -> int:
+    from dataclasses import replace
+
+    from mewb.reports.driver import ReportSettings, build_report
+    from mewb.reports.execute import NotebookExecutionError
+
+    settings = ReportSettings.quick() if quick else ReportSettings()
+    changes = {k: v for k, v in (("epochs", args.epochs), ("device", args.device)) if v is not None}
+    if args.no_explain:
+        changes["explain"] = False
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
+    try:
+        index = build_report(args.out, dataset=args.dataset, root=args.root, variants=variants, quick=quick,
+                             overwrite=args.overwrite, settings=replace(settings, **changes), cache_dir=args.cache)
+    except NotebookExecutionError as error:
+        print(f"mewb {args.verb}: error: {error}", file=sys.stderr)
+        return 1
+    print(index)
+    return 0
+
+
+def _verb_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="train variants through the notebooks and write an offline HTML report")
+    _report_arguments(p)
+    p.add_argument("--quick", action="store_true", help="tiny SynthME and 1 epoch: checks the pipeline in minutes")
+    p.set_defaults(func=lambda args: _run_report(args, quick=args.quick))
+
+
+def _verb_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="the main job (make demo): SynthME, every ablation variant, the report")
+    _report_arguments(p)
+    p.set_defaults(func=lambda args: _run_report(args, quick=False))
+
+
+VERBS = [_verb_doctor, _verb_models, _verb_cache, _verb_info, _verb_synth, _verb_bench, _verb_loso, _verb_crossdataset, _verb_report, _verb_demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

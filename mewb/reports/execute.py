@@ -9,8 +9,14 @@ cell up to the error, with its traceback) is saved at ``out_ipynb`` for debuggin
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import shutil
+import sys
+import tempfile
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 KERNEL_NAME = "mewb"  # registered by `make install` (python -m ipykernel install --user --name mewb)
 
@@ -24,22 +30,61 @@ class NotebookExecutionError(RuntimeError):
         self.ename, self.evalue, self.source = ename, evalue, source
         first_line = next((line for line in source.splitlines() if line.strip()), "")
         super().__init__(
-            f"notebook {notebook} failed in cell {cell_index} ({first_line.strip()!r}): {ename}: {evalue}\n"
+            f"notebook {notebook} failed in cell {cell_index} (counting from 0; it starts {first_line.strip()!r}): "
+            f"{ename}: {evalue}\n"
             f"  the partial output, with the traceback, is in {output}"
         )
 
 
 def check_kernel(kernel_name: str = KERNEL_NAME) -> None:
-    """Raise a ``ValueError`` saying how to register ``kernel_name`` when Jupyter does not know it."""
+    """Raise a ``ValueError`` saying how to fix it when ``kernel_name`` cannot be started.
+
+    ``mewb`` needs only ipykernel in this interpreter (see :func:`this_python_kernel`); any other
+    name must be a registered Jupyter kernel.
+    """
+    if kernel_name == KERNEL_NAME:
+        try:
+            import ipykernel  # noqa: F401
+        except ImportError:
+            raise ValueError(f"ipykernel is not installed in {sys.executable}; run `make install`") from None
+        return
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
     try:
         KernelSpecManager().get_kernel_spec(kernel_name)
     except NoSuchKernel:
         raise ValueError(
-            f"no Jupyter kernel named {kernel_name!r}; register it with `make install` or "
+            f"no Jupyter kernel named {kernel_name!r}; register it with "
             f"`python -m ipykernel install --user --name {kernel_name}`"
         ) from None
+
+
+@contextlib.contextmanager
+def this_python_kernel(kernel_name: str = KERNEL_NAME) -> Iterator[None]:
+    """Within the block, the Jupyter kernel ``kernel_name`` runs *this* interpreter.
+
+    The registered ``mewb`` kernel lives in the user's Jupyter folder, shared by every checkout
+    and virtual environment on the machine: ``make install`` elsewhere re-points it to another
+    ``.venv``, and papermill would then run the notebooks against that copy of mewb. A report
+    must run the code that asked for it, so the kernel spec is written to a temporary folder put
+    first on ``JUPYTER_PATH`` (which Jupyter searches before the user folder) for the duration.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="mewb-kernel-"))
+    spec_dir = folder / "kernels" / kernel_name
+    spec_dir.mkdir(parents=True)
+    spec = {"argv": [sys.executable, "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": "Python (mewb)", "language": "python"}
+    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
+    previous = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(folder), previous) if p)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("JUPYTER_PATH", None)
+        else:
+            os.environ["JUPYTER_PATH"] = previous
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def notebook_parameters(path: str | Path, *, kernel_name: str = KERNEL_NAME) -> dict[str, dict[str, str]]:
@@ -71,7 +116,8 @@ def execute_notebook(
         out_ipynb: where the executed notebook goes; its folder is created.
         parameters: values for names of the ``parameters`` cell (recorded by papermill in
             ``metadata.papermill.parameters``).
-        kernel_name: the Jupyter kernel (default ``mewb``).
+        kernel_name: the Jupyter kernel; ``mewb`` (default) is always this interpreter
+            (:func:`this_python_kernel`), whatever kernel is registered under that name.
         cwd: working directory of the kernel (default: the caller's), against which relative
             paths in ``parameters`` resolve.
         timeout: per-cell limit in seconds (``None``: no limit).
@@ -82,7 +128,7 @@ def execute_notebook(
 
     Raises:
         FileNotFoundError: ``src`` does not exist.
-        ValueError: unknown parameter names, or no such kernel.
+        ValueError: unknown parameter names, or the kernel cannot be started.
         NotebookExecutionError: a cell raised; the partial output is at ``out_ipynb``.
     """
     import papermill as pm
@@ -99,19 +145,21 @@ def execute_notebook(
             raise ValueError(f"{src.name} has no parameters {unknown}; valid: {', '.join(declared)}")
     check_kernel(kernel_name)
     out_ipynb.parent.mkdir(parents=True, exist_ok=True)
+    kernel = this_python_kernel(kernel_name) if kernel_name == KERNEL_NAME else contextlib.nullcontext()
     try:
-        pm.execute_notebook(
-            str(src),
-            str(out_ipynb),
-            parameters=parameters,
-            kernel_name=kernel_name,
-            language="python",
-            cwd=str(cwd) if cwd is not None else None,
-            execution_timeout=timeout,
-            progress_bar=False,
-            log_output=False,
-            report_mode=False,
-        )
+        with kernel:
+            pm.execute_notebook(
+                str(src),
+                str(out_ipynb),
+                parameters=parameters,
+                kernel_name=kernel_name,
+                language="python",
+                cwd=str(cwd) if cwd is not None else None,
+                execution_timeout=timeout,
+                progress_bar=False,
+                log_output=False,
+                report_mode=False,
+            )
     except PapermillExecutionError as error:
         raise NotebookExecutionError(src, out_ipynb, _source_cell_index(out_ipynb, error.cell_index),
                                      error.ename, error.evalue, error.source) from None

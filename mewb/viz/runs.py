@@ -121,9 +121,9 @@ def ablation_bars(table: pd.DataFrame, *, metrics: Sequence[str] = ("accuracy", 
 
 
 def error_heatmap(predictions: Mapping[str, pd.DataFrame], *, by: str = "subject",
-                  title: str | None = None) -> go.Figure:
+                  class_names: Sequence[str] | None = None, title: str | None = None) -> go.Figure:
     """Share of misclassified test clips per run (rows) and ``by`` (columns: ``subject``, or
-    ``label`` for the true class), from each run's ``predictions.csv``."""
+    ``label`` for the true class, named by ``class_names``), from each run's ``predictions.csv``."""
     columns: list = []
     rates = {}
     for name, frame in predictions.items():
@@ -131,9 +131,14 @@ def error_heatmap(predictions: Mapping[str, pd.DataFrame], *, by: str = "subject
         rates[name] = wrong
         columns += [c for c in wrong.index if c not in columns]
     z = np.array([[rates[n].get(c, np.nan) for c in columns] for n in rates], dtype=float)
-    fig = go.Figure(go.Heatmap(z=z, x=[str(c) for c in columns], y=list(rates), zmin=0, zmax=1, colorscale="Reds",
+    if by == "label" and class_names:
+        names = [class_names[int(c)] if 0 <= int(c) < len(class_names) else str(c) for c in columns]
+    else:
+        names = [str(c) for c in columns]
+    fig = go.Figure(go.Heatmap(z=z, x=names, y=list(rates), zmin=0, zmax=1, colorscale="Reds",
                                text=np.where(np.isnan(z), "", np.round(z, 2).astype(str)), texttemplate="%{text}",
                                colorbar=dict(title="error rate"),
                                hovertemplate=f"%{{y}}<br>{by} %{{x}}<br>error %{{z:.2f}}<extra></extra>"))
-    fig.update_layout(title=title or f"Error rate per {by}", xaxis_title=by, height=140 + 40 * len(rates))
+    axis = "true class" if by == "label" else by
+    fig.update_layout(title=title or f"Error rate per {axis}", xaxis_title=axis, height=220 + 45 * len(rates))
     return fig

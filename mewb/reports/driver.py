@@ -1,0 +1,239 @@
+"""``mewb report`` / ``mewb demo``: train the ablation variants through notebooks and publish a report.
+
+    reports/<name>/
+      index.html                     the ablation table and links to every page
+      report.json                    what the index lists: title, created, dataset, variants, pages
+      01-micro-expressions-tour.{ipynb,html}
+      10-train-<variant>.{ipynb,html}   one per variant (runs LOSO)
+      20-ablation-report.{ipynb,html}
+      runs/<variant>/                the run directories the pages were made from
+    reports/index.html               every report, newest first
+
+A report folder is never overwritten silently: an existing one raises :class:`ReportExistsError`
+unless ``overwrite=True`` (``--overwrite``), and the default name is a UTC timestamp, so a second
+report never collides with the first.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from mewb.reports.execute import NotebookExecutionError, check_kernel, execute_notebook
+from mewb.reports.html import export_html
+from mewb.reports.index import REPORT_META, ReportEntry, write_index
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+TOUR = "01-micro-expressions-tour"
+TRAIN = "10-train-variant"
+ABLATION = "20-ablation-report"
+
+# The paper's ablation rows: dense baseline, improved backbone on flow / on frames, both streams,
+# and the full model (dual + CASANet + EVM).
+DEMO_VARIANTS = ("baseline", "flow_only", "improved", "dual", "full")
+QUICK_VARIANTS = ("flow_only", "full")
+
+
+class ReportExistsError(FileExistsError, ValueError):
+    """The report folder exists and overwriting was not asked for."""
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """What a report trains on and how. ``quick()`` is the seconds-long smoke-test version."""
+
+    # SynthME, generated when the dataset folder is absent (mewb.synth.SynthConfig fields)
+    synth: dict = field(default_factory=dict)  # defaults: 8 subjects x 12 clips, 64 px
+    # Training (10-train-variant parameters)
+    epochs: int = 12  # TrainConfig's measured demo budget
+    batch_size: int = 8
+    frames: int = 8  # clip length T
+    size: int = 64  # face crop side
+    flow_backend: str = "tvl1"
+    seed: int = 0
+    device: str = "auto"
+    # Ablation report (20-ablation-report parameters)
+    explain: bool = True  # UMAP, saliency gallery and localisation scores (slower)
+    clips_per_class: int = 2  # saliency gallery size per class
+
+    @classmethod
+    def quick(cls) -> "ReportSettings":
+        """A report in well under a minute per variant on a laptop CPU: tiny data, one epoch."""
+        return cls(synth=dict(subjects=3, clips_per_subject=6, size=32), epochs=1, batch_size=4, frames=4, size=32,
+                   flow_backend="farneback", clips_per_class=1)
+
+
+def default_report_name(dataset: str, quick: bool = False) -> str:
+    """``YYYYmmdd-HHMMSS-<dataset>[-quick]`` in UTC: sorts by time and never collides in practice."""
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{dataset}{'-quick' if quick else ''}"
+
+
+def prepare_report_dir(out: Path, *, overwrite: bool) -> Path:
+    """Create ``out`` for a new report; refuse an existing one unless ``overwrite``.
+
+    Overwriting deletes the old folder first, and only when it is a mewb report (has
+    ``report.json``) or empty: ``--overwrite`` pointed at some other folder is refused.
+    """
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if not overwrite:
+            raise ReportExistsError(f"{out} already exists; choose another --out (or leave it out for a "
+                                    "timestamped name) or pass --overwrite to replace it")
+        if not (out / REPORT_META).is_file():
+            raise ReportExistsError(f"{out} exists and is not a mewb report (no {REPORT_META}); refusing to delete it")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def ensure_synth(root: Path, settings: ReportSettings, log: Callable[[str], None]) -> Path:
+    """Generate SynthME at ``root`` unless a dataset is already there."""
+    from mewb.synth import SynthConfig, generate_dataset
+
+    if root.is_dir() and any(root.iterdir()):
+        return root
+    config = SynthConfig(**settings.synth)
+    log(f"generating SynthME ({config.subjects} subjects x {config.clips_per_subject} clips, {config.size} px) in {root}")
+    return generate_dataset(root, config)
+
+
+def _notebook(name: str) -> Path:
+    path = NOTEBOOKS / f"{name}.ipynb"
+    if not path.is_file():
+        raise FileNotFoundError(f"notebook not found: {path} (mewb reports run from a source checkout)")
+    return path
+
+
+def build_report(
+    out: str | Path | None = None,
+    *,
+    dataset: str = "synth",
+    root: str | Path | None = None,
+    variants: Sequence[str] | None = None,
+    quick: bool = False,
+    overwrite: bool = False,
+    reports_dir: str | Path = "reports",
+    settings: ReportSettings | None = None,
+    tour: bool = True,
+    cache_dir: str | Path | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Path:
+    """Train ``variants`` on ``dataset`` through the notebooks and write a report; returns its
+    ``index.html``.
+
+    Args:
+        out: the report folder (default ``reports_dir/<UTC timestamp>-<dataset>[-quick]``).
+        dataset, root: the dataset reader and folder; for ``synth`` the folder defaults to
+            ``data/synthme`` (``data/synthme-quick`` with ``quick``) and is generated when absent.
+        variants: model variants (default :data:`DEMO_VARIANTS`, :data:`QUICK_VARIANTS` with ``quick``).
+        quick: tiny data and one epoch (:meth:`ReportSettings.quick`): checks the pipeline, not the models.
+        overwrite: replace an existing report folder (otherwise :class:`ReportExistsError`).
+        settings: training and report settings (default from ``quick``).
+        tour: include the teaching notebook ``01-micro-expressions-tour``.
+        cache_dir: the preprocessing cache (default ``$MEWB_CACHE`` or ``~/.cache/mewb``).
+        log: progress lines (default: stderr).
+
+    Raises:
+        ReportExistsError: ``out`` exists and ``overwrite`` is false.
+        NotebookExecutionError: a notebook failed; the report index (with the failure) and the
+            partial notebook are written first.
+    """
+    from mewb.models import list_models
+
+    say = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    settings = settings or (ReportSettings.quick() if quick else ReportSettings())
+    variants = list(variants or (QUICK_VARIANTS if quick else DEMO_VARIANTS))
+    known = list_models()
+    unknown = [v for v in variants if v not in known]
+    if unknown:
+        raise ValueError(f"unknown variants {unknown}; valid: {', '.join(known)}")
+    if root is None:
+        if dataset != "synth":
+            raise ValueError(f"--root is required for dataset {dataset!r} (only synth is generated)")
+        root = Path("data") / ("synthme-quick" if quick else "synthme")
+    check_kernel()
+    for name in (TOUR, TRAIN, ABLATION):
+        _notebook(name)
+    out = Path(out) if out is not None else Path(reports_dir) / default_report_name(dataset, quick)
+    out = prepare_report_dir(out, overwrite=overwrite).resolve()
+    root = Path(root).resolve()
+    if dataset == "synth":
+        ensure_synth(root, settings, say)
+    elif not root.is_dir():
+        raise FileNotFoundError(f"dataset folder not found: {root}")
+
+    runs_dir = out / "runs"
+    meta = {"dataset": dataset, "data root": str(root), "variants": variants, "quick": quick,
+            "command": " ".join(sys.argv) if sys.argv and sys.argv[0].endswith("mewb") else "build_report()",
+            **_provenance()}
+    entries: list[ReportEntry] = []
+
+    def run(name: str, stem: str, title: str, description: str, parameters: dict) -> None:
+        ipynb, html = out / f"{stem}.ipynb", out / f"{stem}.html"
+        say(f"running {name}.ipynb -> {ipynb.name} ({', '.join(f'{k}={v}' for k, v in parameters.items() if k in _SHOWN)})")
+        entry = ReportEntry(title, None, ipynb.name, description, parameters)
+        entries.append(entry)
+        started = time.perf_counter()
+        try:
+            execute_notebook(_notebook(name), ipynb, parameters, cwd=out)
+        except NotebookExecutionError as error:
+            entry.duration_s = time.perf_counter() - started
+            entry.error = f"cell {error.cell_index}: {error.ename}: {error.evalue}"
+            write_index(out, entries, _ablation_html(runs_dir, variants), title=_title(dataset, quick), meta=meta)
+            raise
+        entry.duration_s = time.perf_counter() - started
+        export_html(ipynb, html)
+        entry.html = html.name
+
+    if tour:
+        run(TOUR, TOUR, "A tour of micro-expressions", "what a micro-expression is, flow, strain, EVM, LOSO",
+            {"seed": settings.seed})
+    train_params = dict(dataset=dataset, data_root=str(root), runs_dir=str(runs_dir), epochs=settings.epochs,
+                        batch_size=settings.batch_size, seed=settings.seed, device=settings.device,
+                        frames=settings.frames, size=settings.size, flow_backend=settings.flow_backend,
+                        cache_dir=str(cache_dir or ""))
+    for variant in variants:
+        run(TRAIN, f"10-train-{variant}", f"Training: {variant}", "learning curves, per-fold scores, confusion matrix",
+            {**train_params, "variant": variant, "run_name": variant})
+    run(ABLATION, ABLATION, "Ablation report", "ablation table, confusion matrices, errors, features, saliency, provenance",
+        dict(runs_dir=str(runs_dir), runs=",".join(variants), data_root=str(root), explain=settings.explain,
+             clips_per_class=settings.clips_per_class, device=settings.device, cache_dir=str(cache_dir or "")))
+    index = write_index(out, entries, _ablation_html(runs_dir, variants), title=_title(dataset, quick), meta=meta)
+    say(f"report: {index}")
+    return index
+
+
+_SHOWN = ("variant", "epochs", "data_root", "runs")
+
+
+def _title(dataset: str, quick: bool) -> str:
+    return f"mewb ablation report: {dataset}{' (quick smoke test: tiny data, 1 epoch)' if quick else ''}"
+
+
+def _ablation_html(runs_dir: Path, variants: Sequence[str]) -> str | None:
+    """The ablation table of the runs finished so far (None before the first)."""
+    from mewb.reports.runs import ablation_table_html
+    from mewb.train import load_run
+
+    runs = [load_run(runs_dir / v) for v in variants if (runs_dir / v / "metrics.json").is_file()]
+    return ablation_table_html(runs) if runs else None
+
+
+def _provenance() -> dict:
+    import platform
+
+    import mewb
+
+    info = {"mewb": getattr(mewb, "__version__", None), "python": platform.python_version()}
+    try:
+        from mewb.train.loso import git_sha
+
+        info["git"] = git_sha()
+    except ImportError:  # pragma: no cover - training is part of mewb
+        pass
+    return info

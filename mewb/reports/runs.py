@@ -1,0 +1,127 @@
+"""Run directories as tables for reports: training histories, per-fold scores, the ablation
+table and provenance. Reads what ``mewb.train`` writes (``config.yaml``, ``environment.json``,
+``metrics.json``, ``predictions.csv``, ``folds/<dataset>/<subject>/fold.json``) and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import pandas as pd
+
+FOLD_DONE = "fold.json"  # the training runner's "fold finished" record (mewb.train.loso.FOLD_DONE)
+METRICS = ("accuracy", "uf1", "uar")
+METRIC_LABELS = {"accuracy": "accuracy", "uf1": "UF1", "uar": "UAR"}
+
+
+def find_runs(runs_dir: str | Path, names: Sequence[str] | str | None = None) -> list[Path]:
+    """Finished run directories (with ``metrics.json``) under ``runs_dir``.
+
+    ``names``: run folder names to keep, in that order (a list or a comma-separated string); a
+    name that is missing or unfinished raises ``FileNotFoundError``. ``None``/empty: all, by name.
+    """
+    runs_dir = Path(runs_dir)
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    if names:
+        missing = [n for n in names if not (runs_dir / n / "metrics.json").is_file()]
+        if missing:
+            raise FileNotFoundError(f"no finished run {missing} in {runs_dir} (a run is finished when it has metrics.json)")
+        return [runs_dir / n for n in names]
+    return sorted(p.parent for p in runs_dir.glob("*/metrics.json"))
+
+
+def fold_records(run_dir: str | Path) -> list[dict]:
+    """Every ``fold.json`` of a run (fold name, selected epoch, history, seconds, device...)."""
+    records = []
+    for path in sorted(Path(run_dir).glob(f"folds/**/{FOLD_DONE}")):
+        records.append(json.loads(path.read_text()))
+    return records
+
+
+def histories(run_dir: str | Path) -> pd.DataFrame:
+    """One row per fold and epoch: ``fold``, ``epoch``, ``loss``, ``lr``, ``seconds``, and
+    ``val_*``/``test_*`` scores where the selection protocol computed them; ``selected`` marks
+    the epoch whose weights were kept."""
+    rows = []
+    for record in fold_records(run_dir):
+        for entry in record.get("history", []):
+            rows.append({"fold": record["fold"], **entry, "selected": entry.get("epoch") == record.get("selected_epoch")})
+    return pd.DataFrame(rows)
+
+
+def fold_table(run) -> pd.DataFrame:
+    """Per-fold scores of a ``RunResult`` with each fold's selected epoch and training time."""
+    extra = {r["fold"]: r for r in fold_records(run.run_dir)}
+    rows = []
+    for fold, s in run.metrics.get("per_fold", {}).items():
+        record = extra.get(fold, {})
+        rows.append({"fold": fold, "n": s.get("n"), **{METRIC_LABELS[m]: s.get(m) for m in METRICS},
+                     "selected epoch": record.get("selected_epoch"), "seconds": record.get("seconds"),
+                     "device": record.get("device")})
+    return pd.DataFrame(rows)
+
+
+def run_label(run) -> str:
+    """``variant`` (plus ``[leaky]`` when the epoch was chosen on the test subject)."""
+    label = str(run.config.get("variant", run.run_dir.name))
+    return f"{label} [leaky]" if run.metrics.get("leaky") else label
+
+
+def ablation_table(runs: Iterable) -> pd.DataFrame:
+    """One row per run and dataset slice: variant, protocol, dataset, n, accuracy, UF1, UAR.
+
+    The pooled row of each run comes first (slice ``all``); per-dataset rows follow when a run
+    spans more than one dataset (the MEGC2019 composite).
+    """
+    rows = []
+    for run in runs:
+        m = run.metrics
+        dataset = run.config.get("dataset", {}).get("name", "")
+        slices = [("all", m["pooled"])]
+        if len(m.get("per_dataset", {})) > 1:
+            slices += list(m["per_dataset"].items())
+        for name, s in slices:
+            rows.append({"variant": run_label(run), "selection": m.get("protocol", ""),
+                         "dataset": dataset if name == "all" else name, "n": s.get("n"),
+                         **{METRIC_LABELS[k]: s.get(k) for k in METRICS}})
+    return pd.DataFrame(rows)
+
+
+def ablation_table_html(runs: Iterable) -> str:
+    """:func:`ablation_table` as a plain HTML table (three decimals), for the report index."""
+    table = ablation_table(runs)
+    if table.empty:
+        return "<p>No finished runs.</p>"
+    return table.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-", border=0)
+
+
+def provenance(run) -> dict:
+    """Where a run came from: variant, dataset, protocol, settings, versions, git SHA, device, time."""
+    env_path = Path(run.run_dir) / "environment.json"
+    env = json.loads(env_path.read_text()) if env_path.is_file() else {}
+    folds = fold_records(run.run_dir)
+    cfg = run.config
+    train, pre = cfg.get("train", {}), cfg.get("preprocess", {})
+    return {
+        "run": str(run.run_dir),
+        "variant": cfg.get("variant"),
+        "dataset": cfg.get("dataset", {}).get("name"),
+        "samples / subjects": f"{cfg.get('dataset', {}).get('samples')} / {cfg.get('dataset', {}).get('subjects')}",
+        "protocol": f"{cfg.get('protocol')}, {cfg.get('selection')}",
+        "epochs / batch / lr / seed": f"{train.get('epochs')} / {train.get('batch_size')} / {train.get('lr')} / {train.get('seed')}",
+        "frames x size, flow, EVM": f"{pre.get('frames')} x {pre.get('size')}, {pre.get('flow_backend')}, {pre.get('evm')}",
+        "mewb / git": f"{env.get('mewb')} / {env.get('git_sha')}",
+        "python / torch / numpy": f"{env.get('python')} / {env.get('torch')} / {env.get('numpy')}",
+        "device / threads": f"{env.get('device')} / {env.get('torch_threads')}",
+        "started": env.get("started"),
+        "training time (s)": f"{sum(f.get('seconds', 0.0) for f in folds):.1f}",
+    }
+
+
+def provenance_table(runs: Iterable) -> pd.DataFrame:
+    """:func:`provenance` of several runs side by side: one column per run."""
+    records = {run_label(run): provenance(run) for run in runs}
+    return pd.DataFrame(records).rename_axis("").reset_index()
