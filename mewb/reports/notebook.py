@@ -16,12 +16,26 @@ RENDERER_NAME = "mewb"
 RENDERERS = f"plotly_mimetype+{RENDERER_NAME}"
 
 
+_activated = False  # plotly.js already displayed in this kernel
+
+
 def _offline_renderer():
     from plotly.io import to_html
     from plotly.io._base_renderers import NotebookRenderer
 
     class OfflineNotebookRenderer(NotebookRenderer):
-        """plotly's notebook renderer (plotly.js embedded once at activation), without MathJax."""
+        """plotly's notebook renderer (plotly.js embedded once at activation), without MathJax.
+
+        plotly activates a default renderer lazily, at the first figure, so plotly.js would land
+        in whichever cell shows the first figure. ``setup_notebook`` activates it at once instead
+        (plotly.js goes to the setup cell's output) and later activations are no-ops.
+        """
+
+        def activate(self):
+            global _activated
+            if not _activated:
+                super().activate()
+                _activated = True
 
         def to_mimebundle(self, fig_dict):
             html = to_html(fig_dict, config=self.config, auto_play=self.auto_play, include_plotlyjs=False,
@@ -39,8 +53,12 @@ def setup_notebook(*, template: str = "plotly_white") -> None:
     """
     import plotly.io as pio
 
-    pio.renderers[RENDERER_NAME] = _offline_renderer()
-    pio.renderers.default = RENDERERS  # activating the renderer displays plotly.js here
+    global _activated
+    _activated = False  # a re-run setup cell replaces its output: display plotly.js again
+    renderer = _offline_renderer()
+    pio.renderers[RENDERER_NAME] = renderer
+    pio.renderers.default = RENDERERS
+    renderer.activate()  # displays plotly.js here, in the setup cell's output
     pio.templates.default = template
 
 
