@@ -227,7 +227,44 @@ def _verb_demo(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda args: _run_report(args, quick=False))
 
 
-VERBS = [_verb_doctor, _verb_models, _verb_cache, _verb_info, _verb_synth, _verb_bench, _verb_loso, _verb_crossdataset, _verb_report, _verb_demo]
+def _verb_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a run's final model on all subjects (same config, no held-out fold) for mewb predict",
+        description="Example: mewb train --all-subjects --run-config runs/synth-full/config.yaml --out runs/synth-full-final",
+    )
+
+    def run(args: argparse.Namespace) -> int:
+        from mewb.predict.command import train_command
+
+        return train_command(args)
+
+    from mewb.predict.command import add_train_arguments
+
+    add_train_arguments(p)
+    p.set_defaults(func=run)
+
+
+def _verb_predict(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="analyse your own video or frame folder: spot micro-expressions, classify, saliency video + HTML",
+        description="Example: mewb predict me.mp4 --run runs/synth-full  (writes me-mewb/ next to the video)",
+    )
+
+    def run(args: argparse.Namespace) -> int:
+        from mewb.predict.command import predict_command
+
+        return predict_command(args)
+
+    from mewb.predict.command import add_predict_arguments
+
+    add_predict_arguments(p)
+    p.set_defaults(func=run)
+
+
+VERBS = [_verb_doctor, _verb_models, _verb_cache, _verb_info, _verb_synth, _verb_bench, _verb_loso, _verb_crossdataset, _verb_report, _verb_demo, _verb_train,
+         _verb_predict]
 
 
 def build_parser() -> argparse.ArgumentParser:

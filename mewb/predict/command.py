@@ -1,0 +1,87 @@
+"""What the ``mewb predict`` and ``mewb train --all-subjects`` verbs do, kept out of ``cli.py``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def add_predict_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", type=Path, help="a video file (read by OpenCV) or a folder of frame images")
+    p.add_argument("--run", required=True, type=Path, help="run directory (runs/NAME); its final model if "
+                   "runs/NAME-final exists, else its fold models averaged")
+    p.add_argument("--onset", type=int, default=None, help="onset frame (video: 0-based position; folder: number in the file name)")
+    p.add_argument("--apex", type=int, default=None, help="apex frame (optional with --onset/--offset)")
+    p.add_argument("--offset", type=int, default=None, help="offset frame")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: INPUT-mewb next to the input)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.add_argument("--all", action="store_true", help="analyse every spotted interval, not only the strongest")
+    p.add_argument("--fps", type=float, default=None, help="frame rate (needed for a frame folder; overrides the video's)")
+    p.add_argument("--saliency", default="gradcam", help="attribution method for the overlay (gradcam, attention, "
+                   "saliency, ...; 'none' to skip)")
+    p.add_argument("--face", choices=["haar", "mtcnn"], default="haar", help="face detector for the spotting crop")
+    p.add_argument("--threshold", type=float, default=None, help="spotting threshold in robust sigmas (default 4)")
+    p.add_argument("--k", type=float, default=None, help="spotting reference distance in seconds (default 0.1)")
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from mewb.predict.core import predict_recording
+    from mewb.predict.models import load_run_model
+    from mewb.predict.output import check_out, default_out, write_result
+    from mewb.spotting import SpotConfig
+
+    started = time.perf_counter()
+    out = args.out or default_out(args.input)
+    check_out(out, args.overwrite)  # before any work
+    if not args.input.exists():
+        raise FileNotFoundError(f"{args.input}: no such video file or frame folder")
+    model = load_run_model(args.run)
+    say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    say(f"model: {model.source}")
+    spot = SpotConfig()
+    if args.threshold is not None:
+        spot = replace(spot, n_mad=args.threshold)
+    if args.k is not None:
+        spot = replace(spot, k_s=args.k)
+    saliency = None if args.saliency.lower() == "none" else args.saliency
+    result = predict_recording(args.input, model, onset=args.onset, apex=args.apex, offset=args.offset, fps=args.fps,
+                               analyse_all=args.all, saliency=saliency, spot_config=spot, face_method=args.face, log=say)
+    write_result(result, out, overwrite=args.overwrite)
+    data = result.to_json()
+    for i, interval in enumerate(data["intervals"], start=1):
+        state = "" if interval["accepted"] else f"  (rejected: {interval['reason']})"
+        score = "given" if interval["score"] != interval["score"] else f"score {interval['score']:.1f}"
+        print(f"interval {i}: frames {interval['onset']}-{interval['apex']}-{interval['offset']} {score}{state}")
+    for i, a in enumerate(data["analyses"], start=1):
+        probs = "  ".join(f"{name} {p:.3f}" for name, p in a["probabilities"].items())
+        print(f"analysis {i} (frames {a['onset']}-{a['offset']}): {a['predicted']}   [{probs}]")
+    if model.kind != "final":
+        print(f"note: {model.source}")
+    print(f"written: {out} ({time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--all-subjects", action="store_true", required=True,
+                   help="train on every subject, no held-out fold (the only mode; evaluation is `mewb loso`)")
+    p.add_argument("--run-config", required=True, type=Path, help="the LOSO run's config.yaml (or its run directory)")
+    p.add_argument("--out", required=True, type=Path, help="new run directory, e.g. runs/NAME-final")
+    p.add_argument("--data-root", default=None, help="the dataset folder, if it moved since the run")
+    p.add_argument("--device", default=None, help="auto | cpu | cuda (default: the run's)")
+    p.add_argument("--cache", default=None, help="preprocessing cache folder (default $MEWB_CACHE or ~/.cache/mewb)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars or lines")
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from mewb.predict.final import train_final
+
+    overrides = {"device": args.device} if args.device else {}
+    result = train_final(args.run_config, args.out, data_root=args.data_root, train_overrides=overrides,
+                         cache_root=args.cache, progress=not args.no_progress)
+    print(f"final model: {Path(result.run_dir) / 'folds' / 'all' / 'checkpoint.pt'}")
+    print(f"use it: mewb predict VIDEO --run {args.run_config.parent if args.run_config.name == 'config.yaml' else args.run_config}")
+    return 0
