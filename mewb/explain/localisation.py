@@ -131,7 +131,7 @@ def random_maps(shape: tuple[int, ...], *, n: int = 20, smooth: float = 4.0, see
 
     rng = np.random.default_rng(seed)
     noise = rng.standard_normal((n, *shape)).astype(np.float32)
-    sigma = (0,) * (len(shape) - 1) + (smooth, smooth) if len(shape) >= 2 else smooth
+    sigma = (0,) * (len(shape) - 2) + (smooth, smooth) if len(shape) >= 2 else smooth  # blur H, W only
     return np.abs(np.stack([gaussian_filter(x, sigma=sigma) for x in noise]))
 
 

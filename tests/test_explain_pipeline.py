@@ -1,0 +1,177 @@
+"""The table, embeddings and robustness probes end to end on a tiny SynthME set and tiny runs.
+
+A tiny SynthME dataset (2 subjects x 3 clips) and a fake LOSO run (untrained `dual` fold models
+saved in the run-directory layout) keep this fast; what is checked is the plumbing: each sample
+goes to its own fold's model, ground truth lines up with the frames seen, tables have their rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from mewb.data.preprocess import PreprocessConfig
+from mewb.explain import (
+    FoldModels,
+    fold_embeddings,
+    ground_truth,
+    localisation_table,
+    pca_2d,
+    perturb,
+    read_run,
+    robustness_table,
+    score_fold_models,
+    score_runs,
+)
+from mewb.explain.robustness import PERTURBATIONS
+from mewb.models import create_model
+
+CONFIG = PreprocessConfig(frames=4, size=32, flow_backend="farneback")
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    from mewb.data.synth import read
+    from mewb.synth import SynthConfig, generate_dataset
+
+    root = tmp_path_factory.mktemp("synth") / "synthme"
+    generate_dataset(root, SynthConfig(subjects=2, clips_per_subject=3, size=32, frames=48, seed=3, workers=1))
+    return root, read(root)
+
+
+@pytest.fixture(scope="module")
+def run_dir(synth, tmp_path_factory):
+    root, samples = synth
+    run = tmp_path_factory.mktemp("runs") / "dual-demo"
+    (run / "folds").mkdir(parents=True)
+    config = {"variant": "dual", "num_classes": 3, "dataset": "synth", "data_root": str(root), "preprocess": CONFIG.to_dict()}
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    for i, subject in enumerate(sorted({s.subject for s in samples})):
+        torch.manual_seed(i)
+        (run / "folds" / subject).mkdir()
+        torch.save({"model": create_model("dual").state_dict()}, run / "folds" / subject / "checkpoint.pt")
+    rows = [{"dataset": "synth", "subject": s.subject, "clip": s.clip, "label": s.label, "pred": 0} for s in samples]
+    pd.DataFrame(rows).to_csv(run / "predictions.csv", index=False)
+    return run
+
+
+def test_ground_truth_follows_the_frames_the_model_saw(synth):
+    _, samples = synth
+    sample = samples[0]
+    gt = ground_truth(sample, CONFIG)
+    assert gt["motion"].shape == (4, 32, 32) and gt["mask"].shape == (32, 32) and gt["mask"].dtype == bool
+    with np.load(sample.ground_truth) as data:
+        full = data["motion"]
+    first = sample.frame_numbers.index(sample.onset)
+    assert np.array_equal(gt["motion"][0], full[first])  # uniform sampling starts at the onset
+    assert gt["motion"][0].max() == 0.0 and gt["motion"].max() > 0  # the onset frame has not moved yet
+    small = ground_truth(sample, CONFIG, size=(16, 16))
+    assert small["motion"].shape == (4, 16, 16) and small["mask"].shape == (16, 16)
+
+
+def test_read_run_and_fold_models_load_each_subjects_checkpoint(run_dir):
+    info = read_run(run_dir)
+    assert info.variant == "dual" and info.preprocess == CONFIG and info.subjects() == ["sub01", "sub02"]
+    models = FoldModels(run_dir, keep=1)
+    a, b = models["sub01"], models["sub02"]
+    assert not a.training
+    assert not torch.equal(next(a.parameters()), next(b.parameters()))  # different folds, different weights
+    with pytest.raises(KeyError, match="sub03"):
+        models["sub03"]
+
+
+def test_score_runs_gives_one_row_per_clip_and_method_and_a_table(run_dir):
+    scores = score_runs([run_dir], clips_per_subject=1, methods=("saliency", "gradcam", "attention"), progress=False, n_random=1, fractions=(0.0, 0.5, 1.0))
+    assert len(scores) == 2 * 2  # 2 subjects x 1 clip x 2 methods (dual has no attention)
+    assert set(scores.method) == {"saliency", "gradcam"}
+    for column in ("energy_share", "pointing", "random_energy_share", "area_share", "deletion_auc", "random_deletion_auc"):
+        assert scores[column].between(0, 1).all(), column
+    table = localisation_table(scores)
+    assert list(table.method) == ["gradcam", "saliency"] and (table.clips == 2).all()
+
+
+def test_each_sample_is_scored_and_embedded_by_its_own_fold_model(synth):
+    _, samples = synth
+    seen = []
+
+    class Spy(torch.nn.Module):
+        def __init__(self, subject):
+            super().__init__()
+            self.subject = subject
+            self.inner = create_model("improved").eval()
+            self.modalities = self.inner.modalities
+            self.classifier = self.inner.classifier
+
+        def forward(self, x):
+            seen.append(self.subject)
+            return self.inner(x)
+
+        def features(self, x):
+            seen.append(self.subject)
+            return self.inner.features(x)
+
+        def attention_modules(self):
+            return []
+
+    folds = {s: Spy(s) for s in ("sub01", "sub02")}
+    features, meta = fold_embeddings(folds, samples, CONFIG, batch_size=2)
+    assert features.shape == (6, 512) and list(meta.subject) == [s.subject for s in samples]
+    assert seen.count("sub01") == 2 and seen.count("sub02") == 2  # 3 clips each, batches of 2
+    coords = pca_2d(features)
+    assert coords.shape == (6, 2) and np.array_equal(coords, pca_2d(features))
+    seen.clear()
+    scores = score_fold_models(folds, samples[:1], CONFIG, methods=("saliency",), deletion=False, progress=False)
+    assert set(seen) == {samples[0].subject} and len(scores) == 1
+    with pytest.raises(KeyError, match="sub02"):
+        fold_embeddings({"sub01": folds["sub01"]}, samples, CONFIG)
+
+
+def test_perturbations_keep_shape_and_change_the_frames():
+    clip = np.broadcast_to(np.linspace(60, 180, 32).astype(np.uint8)[None, None, :, None], (4, 32, 32, 3)).copy()
+    for name in PERTURBATIONS.names():
+        out = perturb(clip, name, 2)
+        assert out.shape == clip.shape and out.dtype == np.uint8
+        assert not np.array_equal(out, clip), name
+    assert np.array_equal(perturb(clip, "none", 3), clip)
+    eyes = perturb(np.zeros((1, 100, 100, 3), np.uint8), "occlude_eyes", 1)
+    assert eyes[0, 45, 50, 0] == 128 and eyes[0, 72, 50, 0] == 0  # eyes covered, mouth not
+    mouth = perturb(np.zeros((1, 100, 100, 3), np.uint8), "occlude_mouth", 1)
+    assert mouth[0, 72, 50, 0] == 128 and mouth[0, 45, 50, 0] == 0
+    assert (perturb(clip, "occlude_mouth", 3) != clip).sum() > (perturb(clip, "occlude_mouth", 1) != clip).sum()
+    flicker = perturb(clip, "flicker", 1).astype(int)
+    assert flicker[0, 0, 16, 0] > clip[0, 0, 16, 0] > flicker[1, 0, 16, 0]
+    with pytest.raises(ValueError, match="valid names"):
+        perturb(clip, "rain", 1)
+
+
+def test_robustness_table_has_a_clean_row_and_one_per_condition(synth):
+    _, samples = synth
+    torch.manual_seed(0)
+    folds = {s: create_model("dual").eval() for s in ("sub01", "sub02")}
+    picked = [samples[0], samples[3]]  # one clip per subject
+    table = robustness_table({"dual": (folds, CONFIG)}, picked, perturbations=("brightness", "occlude_eyes"), severities=(2,))
+    assert len(table) == 1 + 2
+    assert list(table.columns[:6]) == ["variant", "perturbation", "severity", "accuracy", "uf1", "n"]
+    clean = table[table.perturbation == "none"].iloc[0]
+    assert clean.d_accuracy == 0 and (table.n == 2).all()
+    assert table.accuracy.between(0, 1).all()
+
+
+@pytest.mark.slow
+def test_umap_is_reproducible_with_a_fixed_seed():
+    from mewb.explain import project_2d, umap_2d
+
+    rng = np.random.default_rng(0)
+    features = np.concatenate([rng.normal(0, 1, (20, 16)), rng.normal(4, 1, (20, 16))]).astype(np.float32)
+    a, b = umap_2d(features, seed=3), umap_2d(features, seed=3)
+    assert a.shape == (40, 2) and np.array_equal(a, b)
+    # the two blobs stay apart: every point is nearer its own blob's centre
+    centres = np.stack([a[:20].mean(0), a[20:].mean(0)])
+    nearest = np.argmin(((a[:, None] - centres[None]) ** 2).sum(-1), axis=1)
+    assert (nearest == np.repeat([0, 1], 20)).all()
+    assert project_2d(features, "pca").shape == (40, 2)
+    with pytest.raises(ValueError, match="pca, umap"):
+        project_2d(features, "tsne")
