@@ -44,16 +44,26 @@ def synth(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def run_dir(synth, tmp_path_factory):
+    """A LOSO run in mewb.train's layout: folds/<dataset>/<subject>/checkpoint.pt, a fold column."""
     root, samples = synth
     run = tmp_path_factory.mktemp("runs") / "dual-demo"
+    config = {
+        "variant": "dual",
+        "model_kwargs": {},
+        "num_classes": 3,
+        "dataset": {"name": "synth", "root": str(root), "class_names": ["negative", "positive", "surprise"]},
+        "preprocess": CONFIG.to_dict(),
+    }
     (run / "folds").mkdir(parents=True)
-    config = {"variant": "dual", "num_classes": 3, "dataset": "synth", "data_root": str(root), "preprocess": CONFIG.to_dict()}
     (run / "config.yaml").write_text(yaml.safe_dump(config))
     for i, subject in enumerate(sorted({s.subject for s in samples})):
         torch.manual_seed(i)
-        (run / "folds" / subject).mkdir()
-        torch.save({"model": create_model("dual").state_dict()}, run / "folds" / subject / "checkpoint.pt")
-    rows = [{"dataset": "synth", "subject": s.subject, "clip": s.clip, "label": s.label, "pred": 0} for s in samples]
+        (run / "folds" / "synth" / subject).mkdir(parents=True)
+        torch.save({"state_dict": create_model("dual").state_dict()}, run / "folds" / "synth" / subject / "checkpoint.pt")
+    rows = [
+        {"fold": f"synth/{s.subject}", "dataset": "synth", "subject": s.subject, "clip": s.clip, "label": s.label, "pred": 0}
+        for s in samples
+    ]
     pd.DataFrame(rows).to_csv(run / "predictions.csv", index=False)
     return run
 
@@ -72,15 +82,32 @@ def test_ground_truth_follows_the_frames_the_model_saw(synth):
     assert small["motion"].shape == (4, 16, 16) and small["mask"].shape == (16, 16)
 
 
-def test_read_run_and_fold_models_load_each_subjects_checkpoint(run_dir):
+def test_read_run_and_fold_models_load_each_folds_checkpoint(run_dir, synth):
+    _, samples = synth
     info = read_run(run_dir)
-    assert info.variant == "dual" and info.preprocess == CONFIG and info.subjects() == ["sub01", "sub02"]
+    assert info.variant == "dual" and info.preprocess == CONFIG and info.folds() == ["synth/sub01", "synth/sub02"]
+    assert info.dataset == "synth" and info.class_names == ("negative", "positive", "surprise")
     models = FoldModels(run_dir, keep=1)
-    a, b = models["sub01"], models["sub02"]
+    assert models.key_of(samples[0]) == "synth/sub01" and models.key_of(samples[3]) == "synth/sub02"
+    a, b = models["synth/sub01"], models["sub02"]  # a subject name also finds its fold
     assert not a.training
     assert not torch.equal(next(a.parameters()), next(b.parameters()))  # different folds, different weights
+    assert "sub01" in models and "sub03" not in models
     with pytest.raises(KeyError, match="sub03"):
         models["sub03"]
+
+
+def test_older_layout_folds_named_by_subject(tmp_path):
+    run = tmp_path / "old"
+    (run / "folds" / "s1").mkdir(parents=True)
+    (run / "config.yaml").write_text(yaml.safe_dump({"model": "improved", "data_root": "/x", "preprocessing": {"frames": 4}}))
+    torch.save({"model": create_model("improved").state_dict()}, run / "folds" / "s1" / "checkpoint.pt")
+    info = read_run(run)
+    assert info.variant == "improved" and info.preprocess.frames == 4 and info.folds() == ["s1"]
+    assert FoldModels(run)["s1"].modalities == ("frames",)
+    (run / "config.yaml").write_text("train: {}\n")
+    with pytest.raises(ValueError, match="variant"):
+        read_run(run)
 
 
 def test_score_runs_gives_one_row_per_clip_and_method_and_a_table(run_dir):

@@ -31,8 +31,9 @@ def fold_embeddings(
     """Embeddings ``(N, D)`` float32 and one metadata row per sample.
 
     Metadata columns: ``dataset, subject, clip, label, emotion, pred, prob`` (the fold model's
-    prediction and its probability), in the order of ``samples``. Samples whose subject has no
-    fold model raise ``KeyError``.
+    prediction and its probability), in the order of ``samples``. ``fold_models`` is a
+    :class:`~mewb.explain.runs.FoldModels` or a dict keyed by test subject; a sample with no
+    fold model raises ``KeyError``.
     """
     from tqdm.auto import tqdm
 
@@ -41,19 +42,21 @@ def fold_embeddings(
     features = [None] * len(samples)
     preds = np.zeros(len(samples), int)
     probs = np.zeros(len(samples), np.float32)
+    from mewb.explain.runs import fold_key
+
     order: dict[str, list[int]] = {}
     for i, s in enumerate(samples):
-        order.setdefault(s.subject, []).append(i)
-    missing = sorted(set(order) - set(fold_models))
+        order.setdefault(fold_key(fold_models, s), []).append(i)
+    missing = sorted(k for k in order if k not in fold_models)
     if missing:
-        raise KeyError(f"no fold model for test subjects {missing}")
+        raise KeyError(f"no fold model for {missing}")
     with torch.no_grad():
-        for subject in tqdm(sorted(order), desc="embed", unit="fold", disable=not progress):
-            model = fold_models[subject]
+        for key in tqdm(sorted(order), desc="embed", unit="fold", disable=not progress):
+            model = fold_models[key]
             was_training = model.training
             model.eval()
             try:
-                indices = order[subject]
+                indices = order[key]
                 for start in range(0, len(indices), batch_size):
                     chunk = indices[start : start + batch_size]
                     items = [clip_inputs(samples[i], config, model.modalities, cache) for i in chunk]

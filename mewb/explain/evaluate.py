@@ -122,29 +122,43 @@ def score_fold_models(
     progress: bool = True,
     **score_options,
 ) -> pd.DataFrame:
-    """Score every sample with the fold model of its subject; one row per clip x method.
+    """Score every sample with the fold model that tested it; one row per clip x method.
 
-    ``fold_models[subject]`` must be the model that *tested* that subject. Samples of subjects
-    without a fold model are skipped with a warning naming them.
+    ``fold_models`` maps a fold to its model: a :class:`~mewb.explain.runs.FoldModels` (whose
+    ``key_of`` names each sample's fold) or a plain dict keyed by test subject. Samples without
+    a fold model are skipped with a warning naming their folds. ``clips_per_subject`` limits
+    the clips scored per subject (the first ones in ``samples`` order).
     """
     from tqdm.auto import tqdm
 
-    by_subject: dict[str, list[Sample]] = {}
+    from mewb.explain.runs import fold_key
+
+    by_fold: dict[str, list[Sample]] = {}
     for s in samples:
-        by_subject.setdefault(s.subject, []).append(s)
-    missing = sorted(set(by_subject) - set(fold_models))
+        by_fold.setdefault(fold_key(fold_models, s), []).append(s)
+    missing = sorted(k for k in by_fold if k not in fold_models)
     if missing:
-        warnings.warn(f"{variant or 'run'}: no fold model for subjects {missing}; their clips are skipped")
+        warnings.warn(f"{variant or 'run'}: no fold model for {missing}; their clips are skipped")
+    todo = []
+    for key in sorted(by_fold):
+        if key not in fold_models:
+            continue
+        per_subject: dict[str, int] = {}
+        for s in by_fold[key]:
+            per_subject[s.subject] = per_subject.get(s.subject, 0) + 1
+            if clips_per_subject is None or per_subject[s.subject] <= clips_per_subject:
+                todo.append((key, s))
     rows = []
-    todo = [(subj, s) for subj in sorted(by_subject) if subj in fold_models for s in by_subject[subj][:clips_per_subject]]
     current, adapter = None, None
-    for subject, sample in tqdm(todo, desc=f"explain {variant}", unit="clip", disable=not progress):
-        if subject != current:
-            adapter, current = prepare(fold_models[subject]), subject
+    for key, sample in tqdm(todo, desc=f"explain {variant}", unit="clip", disable=not progress):
+        if key != current:
+            adapter, current = prepare(fold_models[key]), key
         inputs = clip_inputs(sample, config, adapter.modalities, cache)
         gt = ground_truth(sample, config, size=tuple(next(iter(inputs.values())).shape[3:]))
         for row in score_clip(adapter, inputs, gt, **score_options):
-            rows.append({"variant": variant, "subject": subject, "clip": sample.clip, "label": sample.label, **row})
+            rows.append(
+                {"variant": variant, "fold": key, "subject": sample.subject, "clip": sample.clip, "label": sample.label, **row}
+            )
     return pd.DataFrame(rows)
 
 

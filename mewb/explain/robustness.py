@@ -154,14 +154,17 @@ def robustness_table(
     """Accuracy and UF1 per variant, perturbation and severity (``none`` / 0 is the clean row).
 
     Args:
-        variants: ``name -> (fold models by test subject, the run's PreprocessConfig)``.
-        samples: the test samples (each predicted by its subject's fold model).
+        variants: ``name -> (fold models, the run's PreprocessConfig)``; fold models as in
+            :func:`mewb.explain.fold_embeddings` (a ``FoldModels`` or a dict keyed by subject).
+        samples: the test samples (each predicted by the fold model that tested it).
 
     Returns:
         DataFrame with columns ``variant, perturbation, severity, accuracy, uf1, n``, plus
         ``d_accuracy`` and ``d_uf1``, the change from the variant's clean row.
     """
     from tqdm.auto import tqdm
+
+    from mewb.explain.runs import fold_key
 
     conditions = [("none", 0)] + [(p, s) for p in perturbations for s in severities]
     labels = np.array([s.label for s in samples])
@@ -170,7 +173,7 @@ def robustness_table(
         for name, severity in tqdm(conditions, desc=f"robustness {variant}", disable=not progress):
             preds = np.zeros(len(samples), int)
             for i, sample in enumerate(samples):
-                model = fold_models[sample.subject]
+                model = fold_models[fold_key(fold_models, sample)]
                 model.eval()
                 x = perturbed_inputs(sample, config, model.modalities, name, severity, cache=cache, seed=seed + i)
                 with torch.no_grad():
