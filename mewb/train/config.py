@@ -36,6 +36,7 @@ class TrainConfig:
     warmup_epochs: int = 1  # linear warm-up from lr/10, then the schedule
     schedule: str = "cosine"  # cosine (decay to lr/100 at the last epoch) | constant
     grad_clip: float | None = 5.0  # max gradient norm; guards the first steps of a fresh net
+    recalibrate_bn: bool = True  # re-estimate BatchNorm statistics on the training clips before any evaluation
     # Loss
     loss: str = "ce"  # ce | focal
     class_weights: bool = True  # weight classes by the *training* fold's counts (MER sets are imbalanced)

@@ -240,6 +240,8 @@ def train_fold(
             seen += len(target)
         record = {"epoch": epoch, "loss": total / max(seen, 1), "lr": optimizer.param_groups[0]["lr"]}
         if select_on is not None:
+            if config.recalibrate_bn:
+                recalibrate_batchnorm(model, train_set, device=device, batch_size=config.batch_size)
             probs, labels, _ = predict(model, select_on, device=device, batch_size=config.eval_batch_size, amp=amp)
             s = scores(labels, probs.argmax(1), num_classes)
             key = "val" if config.selection == "inner-val" else "test"
@@ -270,12 +272,32 @@ def train_fold(
     if best[2] is not None:
         selected = best[1]
         model.load_state_dict(best[2])
+    elif config.recalibrate_bn:
+        recalibrate_batchnorm(model, train_set, device=device, batch_size=config.batch_size)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     if test_set is not None:
         probs, labels, _ = predict(model, test_set, device=device, batch_size=config.eval_batch_size, amp=amp)
     else:
         probs, labels = np.zeros((0, num_classes), np.float32), np.zeros(0, np.int64)
     return FoldOutcome(probs=probs, labels=labels, history=history, selected_epoch=selected, state_dict=state)
+
+
+def recalibrate_batchnorm(model: nn.Module, dataset: Dataset, *, device: torch.device, batch_size: int) -> None:
+    """Re-estimate BatchNorm running statistics with the final weights on the (unaugmented) training set.
+
+    The running averages BatchNorm keeps during training mix statistics of many earlier weights;
+    with ~10 steps per epoch they lag the final weights and eval-mode predictions can collapse
+    to one class (train-mode accuracy 100%, eval-mode chance on the toy data). One pass over
+    the *training* clips with the final weights fixes that ("precise BN"); no test data is seen.
+    Uses ``torch.optim.swa_utils.update_bn`` (cumulative averages over the whole pass).
+    """
+    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        return
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, drop_last=len(dataset) > batch_size)
+    inputs = (_inputs(batch, model.modalities, device) for batch in loader)
+    with torch.no_grad():
+        torch.optim.swa_utils.update_bn(inputs, model, device=None)
+    model.eval()
 
 
 def _epoch_line(desc: str, r: dict, config: TrainConfig) -> str:

@@ -1,0 +1,210 @@
+"""LOSO and holdout runs on tiny in-memory clips: run directory, never overwrite, resume, executors, CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from mewb.data.preprocess import PreprocessConfig
+from mewb.train import loso as loso_module
+from mewb.train.config import TrainConfig
+from mewb.train.loso import RunExistsError, holdout_folds, load_run, run_holdout, run_loso
+from mewb.train.toy import toy_dataset, toy_samples
+
+TINY = PreprocessConfig(frames=2, size=16)
+FAST = TrainConfig(epochs=1, batch_size=8, threads=2)  # one step per epoch
+
+
+def run(out, samples=None, **kwargs):
+    kwargs.setdefault("train_config", FAST)
+    return run_loso(samples or toy_samples(2, 4), variant="flow_only", preprocess_config=TINY, out=out,
+                    dataset_factory=toy_dataset, progress=False, **kwargs)
+
+
+def test_run_directory_holds_every_artifact_and_each_sample_is_tested_once(tmp_path):
+    samples = toy_samples(3, 4)
+    result = run(tmp_path / "run", samples)
+    d = result.run_dir
+    for name in ("config.yaml", "environment.json", "metrics.json", "predictions.csv", "log.txt", "megc_log.txt"):
+        assert (d / name).is_file(), name
+    for subject in ("s01", "s02", "s03"):
+        for name in ("checkpoint.pt", "predictions.csv", "fold.json"):
+            assert (d / "folds" / "toy" / subject / name).is_file()
+    p = result.predictions
+    assert list(p.columns[:6]) == ["fold", "dataset", "subject", "clip", "label", "pred"]
+    assert {"prob_0", "prob_1", "prob_2"} <= set(p.columns)
+    assert sorted(p["dataset"] + "/" + p["subject"] + "/" + p["clip"]) == sorted(s.key for s in samples)
+    assert (p["fold"] == p["dataset"] + "/" + p["subject"]).all()  # every clip tested in its own subject's fold
+    np.testing.assert_allclose(p[["prob_0", "prob_1", "prob_2"]].sum(axis=1), 1, atol=1e-5)
+    config = yaml.safe_load((d / "config.yaml").read_text())
+    assert config["variant"] == "flow_only" and config["train"]["epochs"] == 1 and config["preprocess"]["size"] == 16
+    env = json.loads((d / "environment.json").read_text())
+    assert env["torch"] and env["device"] == "cpu" and env["torch_threads"] == 2
+    fold = json.loads((d / "folds" / "toy" / "s02" / "fold.json").read_text())
+    assert "toy/s02" not in fold["train_subjects"] and fold["val_subjects"] == []
+    metrics = json.loads((d / "metrics.json").read_text())
+    assert metrics["protocol"] == "fixed epochs" and metrics["leaky"] is False and metrics["pooled"]["n"] == 12
+    assert "epoch 1/1" in (d / "log.txt").read_text()
+    loaded = load_run(d)
+    pd.testing.assert_frame_equal(loaded.predictions, p)
+    assert loaded.metrics == metrics
+    # never overwritten
+    with pytest.raises(RunExistsError, match="--resume"):
+        run(d, samples)
+
+
+def test_resume_after_a_crash_skips_finished_folds_and_matches_an_uninterrupted_run(tmp_path, monkeypatch):
+    samples = toy_samples(3, 4)
+    reference = run(tmp_path / "reference", samples)
+
+    real_write = loso_module._write_fold
+    written = []
+
+    def crash_after_first(run_dir, result, config):
+        if written:
+            raise KeyboardInterrupt("simulated crash")
+        written.append(result.name)
+        real_write(run_dir, result, config)
+
+    monkeypatch.setattr(loso_module, "_write_fold", crash_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "crashed", samples)
+    monkeypatch.setattr(loso_module, "_write_fold", real_write)
+    assert not (tmp_path / "crashed" / "metrics.json").exists()
+
+    trained = []
+    real_run_fold = loso_module.run_fold
+    monkeypatch.setattr(loso_module, "run_fold", lambda job, **kw: trained.append(job.name) or real_run_fold(job, **kw))
+    resumed = run(tmp_path / "crashed", samples, resume=True)
+    assert written[0] not in trained and len(trained) == 2
+    pd.testing.assert_frame_equal(resumed.predictions.sort_values("clip").reset_index(drop=True),
+                                  reference.predictions.sort_values("clip").reset_index(drop=True))
+    assert resumed.metrics["pooled"] == reference.metrics["pooled"]
+    assert "resume loso run" in (tmp_path / "crashed" / "log.txt").read_text()
+
+
+def test_resume_refuses_a_different_experiment(tmp_path):
+    samples = toy_samples(2, 4)
+    run(tmp_path / "run", samples)
+    with pytest.raises(ValueError, match="train.lr"):
+        run(tmp_path / "run", samples, resume=True, train_config=FAST.replace(lr=1e-4))
+    # execution-only settings may change
+    run(tmp_path / "run", samples, resume=True, train_config=FAST.replace(threads=1))
+
+
+def test_leaky_selection_is_recorded_and_labelled(tmp_path):
+    result = run(tmp_path / "leaky", toy_samples(2, 4), train_config=FAST.replace(selection="test-leaky", epochs=2))
+    assert result.metrics["protocol"] == "test-selected (leaky)" and result.metrics["leaky"]
+    assert "LEAKY" in result.table()
+    log = (tmp_path / "leaky" / "log.txt").read_text()
+    assert "test-selected (leaky)" in log.splitlines()[0]
+    assert all("test-selected (leaky)" in line for line in log.splitlines() if "epoch 1/2" in line)
+
+
+def test_inner_validation_uses_training_subjects_only(tmp_path):
+    result = run(tmp_path / "val", toy_samples(3, 4), train_config=FAST.replace(selection="inner-val"),
+                 folds=["s01", "toy/s03"])
+    assert result.metrics["protocol"] == "early stopping on training subjects"
+    for fold in ("s01", "s03"):
+        meta = json.loads((tmp_path / "val" / "folds" / "toy" / fold / "fold.json").read_text())
+        assert len(meta["val_subjects"]) == 1
+        assert f"toy/{fold}" not in meta["val_subjects"] + meta["train_subjects"]
+        assert not set(meta["val_subjects"]) & set(meta["train_subjects"])
+    assert set(result.predictions["fold"]) == {"toy/s01", "toy/s03"}
+    with pytest.raises(ValueError, match="not a fold"):
+        run(tmp_path / "bad", toy_samples(2, 4), folds=["s09"])
+
+
+def test_holdout_folds_for_cross_dataset_and_composite():
+    samples = toy_samples(2, 3, dataset="casme2") + toy_samples(2, 3, dataset="samm") + toy_samples(1, 3, dataset="smic")
+    cross = holdout_folds(samples, train_datasets=["casme2"], test_datasets=["samm"])
+    assert [f.name for f in cross] == ["casme2-to-samm"]
+    assert {samples[i].dataset for i in cross[0].train_idx} == {"casme2"}
+    assert {samples[i].dataset for i in cross[0].test_idx} == {"samm"}
+    per_dataset = holdout_folds(samples)
+    assert [f.name for f in per_dataset] == ["holdout/casme2", "holdout/samm", "holdout/smic"]
+    for fold in per_dataset:
+        tested = {samples[i].dataset for i in fold.test_idx}
+        assert len(tested) == 1 and not tested & {samples[i].dataset for i in fold.train_idx}
+    with pytest.raises(ValueError, match="no samples"):
+        holdout_folds(samples, test_datasets=["casme3"])
+
+
+def test_cross_dataset_run_writes_the_same_run_directory(tmp_path):
+    samples = toy_samples(2, 3, dataset="casme2") + toy_samples(1, 4, dataset="samm")
+    result = run_holdout(samples, train_datasets=["casme2"], test_datasets=["samm"], variant="flow_only",
+                         train_config=FAST, preprocess_config=TINY, out=tmp_path / "x", dataset_factory=toy_dataset,
+                         progress=False)
+    assert set(result.predictions["dataset"]) == {"samm"} and len(result.predictions) == 4
+    assert result.metrics["evaluation"] == "cross-dataset"
+    assert (tmp_path / "x" / "folds" / "casme2-to-samm" / "fold.json").is_file()
+
+
+@pytest.mark.slow
+def test_executors_give_identical_predictions(tmp_path):
+    from distributed import LocalCluster
+
+    samples = toy_samples(2, 4)
+    config = FAST.replace(threads=1)
+    here = run(tmp_path / "inprocess", samples, train_config=config).predictions.sort_values("clip")
+    pool = run(tmp_path / "process", samples, train_config=config, executor="process", workers=2)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        dask = run(tmp_path / "dask", samples, train_config=config, executor="dask", scheduler=cluster.scheduler_address)
+    for other in (pool, dask):
+        pd.testing.assert_frame_equal(other.predictions.sort_values("clip").reset_index(drop=True),
+                                      here.reset_index(drop=True))
+    assert json.loads((tmp_path / "dask" / "environment.json").read_text())["executor"] == "dask"
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_to_the_same_metrics(tmp_path):
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from mewb.data.preprocess import PreprocessConfig
+        from mewb.train import TrainConfig, run_loso
+        from mewb.train.toy import toy_dataset, toy_samples
+        run_loso(toy_samples(3, 4), variant="flow_only", train_config=TrainConfig(epochs=2, batch_size=8, threads=1),
+                 preprocess_config=PreprocessConfig(frames=2, size=16), out=sys.argv[1],
+                 dataset_factory=toy_dataset, progress=False, resume=len(sys.argv) > 2)
+        """
+    )
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-c", script, str(out)])
+    first = out / "folds" / "toy" / "s01" / "fold.json"
+    deadline = time.time() + 120
+    while not first.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    assert first.exists() and not (out / "metrics.json").exists()
+    subprocess.run([sys.executable, "-c", script, str(out), "resume"], check=True)
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "whole")], check=True)
+    assert load_run(out).metrics["pooled"] == load_run(tmp_path / "whole").metrics["pooled"]
+    pd.testing.assert_frame_equal(load_run(out).predictions, load_run(tmp_path / "whole").predictions)
+
+
+@pytest.mark.slow
+def test_cli_loso_on_a_tiny_synthme_dataset(tmp_path):
+    from mewb.cli import main
+    from mewb.synth import SynthConfig, generate_dataset
+
+    data = generate_dataset(tmp_path / "synth", SynthConfig(subjects=2, clips_per_subject=3, frames=16, size=32))
+    args = ["loso", "--dataset", "synth", "--root", str(data), "--variant", "flow_only", "--epochs", "1",
+            "--frames", "3", "--size", "16", "--flow-backend", "farneback", "--batch-size", "2",
+            "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "run"), "--no-progress"]
+    assert main(args) == 0
+    result = load_run(tmp_path / "run")
+    assert result.metrics["pooled"]["n"] == 6 and result.config["dataset"]["name"] == "synth"
+    assert main(args) == 2  # exists: one clear error line, no traceback
+    assert main(args[:-3] + ["--out", str(tmp_path / "run"), "--resume", "--no-progress"]) == 0
