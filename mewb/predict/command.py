@@ -29,7 +29,7 @@ def add_predict_arguments(p: argparse.ArgumentParser) -> None:
 def predict_command(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from mewb.predict.core import predict_recording
+    from mewb.predict.core import open_recording, predict_recording
     from mewb.predict.models import load_run_model
     from mewb.predict.output import check_out, default_out, write_result
     from mewb.spotting import SpotConfig
@@ -37,8 +37,7 @@ def predict_command(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     out = args.out or default_out(args.input)
     check_out(out, args.overwrite)  # before any work
-    if not args.input.exists():
-        raise FileNotFoundError(f"{args.input}: no such video file or frame folder")
+    recording = open_recording(args.input, args.fps)  # bad input fails before the model is loaded
     model = load_run_model(args.run)
     say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     say(f"model: {model.source}")
@@ -48,7 +47,7 @@ def predict_command(args: argparse.Namespace) -> int:
     if args.k is not None:
         spot = replace(spot, k_s=args.k)
     saliency = None if args.saliency.lower() == "none" else args.saliency
-    result = predict_recording(args.input, model, onset=args.onset, apex=args.apex, offset=args.offset, fps=args.fps,
+    result = predict_recording(recording, model, onset=args.onset, apex=args.apex, offset=args.offset, fps=args.fps,
                                analyse_all=args.all, saliency=saliency, spot_config=spot, face_method=args.face, log=say)
     write_result(result, out, overwrite=args.overwrite)
     data = result.to_json()

@@ -303,7 +303,7 @@ def analyse(recording: Recording, interval: Interval, model: RunModel, *, salien
 
 
 def predict_recording(
-    path: str | Path,
+    path: str | Path | Recording,
     model: RunModel,
     *,
     onset: int | None = None,
@@ -316,7 +316,7 @@ def predict_recording(
     face_method: str = "haar",
     log=None,
 ) -> PredictResult:
-    """Spot (unless an interval is given), classify and explain a recording.
+    """Spot (unless an interval is given), classify and explain a recording (a path or an opened one).
 
     Raises ``FileNotFoundError``/``ValueError``/``DatasetError`` naming the file for unreadable
     input, no face, a recording shorter than the run's clip length, or no micro-movement found.
@@ -324,7 +324,7 @@ def predict_recording(
     say = log or (lambda line: None)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    recording = open_recording(path, fps)
+    recording = path if isinstance(path, Recording) else open_recording(path, fps)
     need = max(model.preprocess.frames, 3)
     if len(recording) < need:
         raise ValueError(f"{recording.path}: {len(recording)} frames, fewer than the run's clip length of "
