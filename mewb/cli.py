@@ -263,8 +263,23 @@ def _verb_predict(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _verb_explain(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("explain", help="score saliency methods against SynthME ground truth, per variant (LOSO runs)")
+
+    from mewb.explain.command import add_arguments
+
+    add_arguments(p)
+
+    def run(args: argparse.Namespace) -> int:
+        from mewb.explain.command import run as explain
+
+        return explain(args)
+
+    p.set_defaults(func=run)
+
+
 VERBS = [_verb_doctor, _verb_models, _verb_cache, _verb_info, _verb_synth, _verb_bench, _verb_loso, _verb_crossdataset, _verb_report, _verb_demo, _verb_train,
-         _verb_predict]
+         _verb_predict, _verb_explain]
 
 
 def build_parser() -> argparse.ArgumentParser:

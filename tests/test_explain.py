@@ -255,3 +255,11 @@ def test_error_heatmaps_average_correct_and_wrong_clips_per_class():
 
 def test_methods_registry_entries_are_callables():
     assert all(callable(ATTRIBUTION_METHODS.get(name)) for name in ATTRIBUTION_METHODS.names())
+
+
+def test_time_methods_reports_a_median_per_method():
+    from mewb.explain import time_methods
+
+    table = time_methods(TinyConvDual(), clip(), methods=("saliency", "attention"), repeats=2, warmup=0)
+    assert list(table.method) == ["saliency"]  # no CASANet, no attention row
+    assert (table.median_s > 0).all() and (table.min_s <= table.median_s).all() and (table.repeats == 2).all()

@@ -56,7 +56,7 @@ def clip_inputs(sample: Sample, config: PreprocessConfig, modalities: Sequence[s
 def supports(model: nn.Module, method: str) -> bool:
     """Whether ``method`` applies to ``model`` (``attention`` needs CASANet)."""
     base = getattr(model, "model", model)
-    return method != "attention" or bool(base.attention_modules())
+    return method != "attention" or bool(getattr(base, "attention_modules", lambda: [])())
 
 
 def score_clip(

@@ -187,13 +187,30 @@ def robustness_table(
 
 
 def run_robustness(
-    run_dirs: Sequence[str], *, data_root: str | None = None, cache=None, **options
+    run_dirs: Sequence[str],
+    *,
+    data_root: str | None = None,
+    cache=None,
+    clips_per_subject: int | None = None,
+    **options,
 ) -> pd.DataFrame:
-    """:func:`robustness_table` over LOSO run directories (one variant each)."""
+    """:func:`robustness_table` over LOSO run directories (one variant each, same samples).
+
+    ``clips_per_subject`` keeps the first clips of each subject (flow is recomputed for every
+    clip and condition, which dominates the cost with TV-L1).
+    """
     from mewb.explain.runs import FoldModels, read_run, run_samples
 
     infos = [read_run(r) for r in run_dirs]
     samples = run_samples(infos[0], data_root)
+    if clips_per_subject is not None:
+        kept: dict[str, int] = {}
+        picked = []
+        for s in samples:
+            kept[s.subject] = kept.get(s.subject, 0) + 1
+            if kept[s.subject] <= clips_per_subject:
+                picked.append(s)
+        samples = picked
     variants: dict[str, tuple[Callable, PreprocessConfig]] = {
         info.variant: (FoldModels(info.run_dir, info=info, keep=8), info.preprocess) for info in infos
     }

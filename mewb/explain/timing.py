@@ -33,30 +33,36 @@ def time_methods(
     repeats: int = 3,
     warmup: int = 1,
 ) -> pd.DataFrame:
-    """Seconds per call of each method on ``inputs``: ``method, median_s, min_s, repeats, threads``.
+    """Seconds per call of each method on ``inputs``: ``method, median_s, min_s, cpu_s, repeats, threads``.
 
     The methods run side by side (interleaved per repeat), so load from other processes hits
-    them alike. The model is prepared once (the adapter copy is not timed, as in a loop over clips).
+    them alike. ``cpu_s`` is the median CPU time of this process per call divided by the torch
+    threads: on a shared machine it estimates the wall time the call would take alone. The
+    model is prepared once (the adapter copy is not timed, as in a loop over clips).
     """
     adapter = prepare(model)
     options = {"integrated_gradients": {"n_steps": 32}, **(options or {})}
     base = adapter.model
-    methods = [m for m in methods if m != "attention" or base.attention_modules()]
+    has_attention = bool(getattr(base, "attention_modules", lambda: [])())
+    methods = [m for m in methods if m != "attention" or has_attention]
     times: dict[str, list[float]] = {m: [] for m in methods}
+    cpu: dict[str, list[float]] = {m: [] for m in methods}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         for round_ in range(warmup + repeats):
             for method in methods:
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 attribute(adapter, inputs, method, **options.get(method, {}))
                 if round_ >= warmup:
                     times[method].append(time.perf_counter() - start)
+                    cpu[method].append(time.process_time() - start_cpu)
     return pd.DataFrame(
         [
             {
                 "method": m,
                 "median_s": statistics.median(t),
                 "min_s": min(t),
+                "cpu_s": statistics.median(cpu[m]) / max(1, torch.get_num_threads()),
                 "repeats": repeats,
                 "threads": torch.get_num_threads(),
             }

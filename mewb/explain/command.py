@@ -1,0 +1,57 @@
+"""``mewb explain``: the localisation table (and optionally robustness and timings) of LOSO runs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", action="append", required=True, type=Path, help="a LOSO run directory (repeat for several variants)")
+    p.add_argument("--data-root", type=Path, default=None, help="the dataset folder, if it moved since training")
+    p.add_argument("--methods", nargs="+", default=None, help="attribution methods (default: all; see mewb.explain.list_methods)")
+    p.add_argument("--region", choices=("mask", "motion"), default="mask", help="ground truth: apex mask on every frame, or moving voxels")
+    p.add_argument("--clips-per-subject", type=int, default=None, help="score only the first N clips of each subject")
+    p.add_argument("--no-deletion", action="store_true", help="skip the deletion curves (faster)")
+    p.add_argument("--scores", type=Path, default=None, help="write the per-clip scores to this CSV")
+    p.add_argument("--robustness", action="store_true", help="also run the test-time perturbation probes")
+    p.add_argument("--timing", action="store_true", help="also time each method on one clip of the first run")
+
+
+def run(args: argparse.Namespace) -> int:
+    import warnings
+
+    from mewb.explain.evaluate import DEFAULT_METHODS, localisation_table, score_runs
+
+    runs = [str(r) for r in args.run]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        scores = score_runs(
+            runs,
+            data_root=args.data_root,
+            clips_per_subject=args.clips_per_subject,
+            methods=tuple(args.methods or DEFAULT_METHODS),
+            region=args.region,
+            deletion=not args.no_deletion,
+        )
+    if args.scores is not None:
+        scores.to_csv(args.scores, index=False)
+    print(localisation_table(scores).to_string(index=False, float_format="%.3f"))
+    if args.robustness:
+        from mewb.explain.robustness import run_robustness
+
+        table = run_robustness(runs, data_root=args.data_root, clips_per_subject=args.clips_per_subject)
+        print()
+        print(table.to_string(index=False, float_format="%.3f"))
+    if args.timing:
+        from mewb.explain.evaluate import clip_inputs
+        from mewb.explain.runs import FoldModels, read_run, run_samples
+        from mewb.explain.timing import time_methods
+
+        info = read_run(runs[0])
+        sample = run_samples(info, args.data_root)[0]
+        models = FoldModels(runs[0], info=info)
+        model = models[models.key_of(sample)]
+        print()
+        print(time_methods(model, clip_inputs(sample, info.preprocess, model.modalities)).to_string(index=False, float_format="%.3f"))
+    return 0
