@@ -62,14 +62,14 @@ class SpotConfig:
     backend: str = "farneback"  # flow backend for the signal (mewb.data.flow); farneback is smooth and fast
     grid: int = 8  # face cells per side (8: a cell of a 96-px crop is 12 px, about a brow or a mouth corner)
     top: int = 3  # the frame's score is the mean of its `top` strongest cells
-    eye_band: tuple[float, float] | None = (0.28, 0.50)  # rows (fractions of the crop) left out for blinks; None keeps them
+    eye_band: tuple[float, float] | None = (0.28, 0.50)  # crop rows (fractions) left out for blinks; None: keep
     max_leak: float = 0.25  # upper bound of the blink spill-over factor (see blink_leak)
     n_mad: float = 4.0  # threshold = median + n_mad * MAD-sigma of the signal
     min_duration_s: float = 1 / 25  # shortest micro-expression, onset to offset
     max_duration_s: float = 0.5  # longest micro-expression (the usual upper bound)
     tolerance: float = 0.25  # duration limits widened by this fraction before rejecting
     merge_gap_s: float = 0.05  # peaks closer than this are one movement
-    level: float = 0.08  # onset/offset where the displacement is this far from its floor to its peak (0.15 was 1 frame later on SynthME)
+    level: float = 0.08  # onset/offset: this far from the displacement's floor to its peak (0.15: ~1 frame later)
 
     def frames(self, seconds: float, fps: float) -> int:
         return max(1, int(round(seconds * fps)))
@@ -146,7 +146,7 @@ def cell_mask(shape: tuple[int, int], grid: int, eye_band: tuple[float, float] |
     return keep
 
 
-def cell_score(magnitude: np.ndarray, *, grid: int = 6, top: int = 3, keep: np.ndarray | None = None) -> float:
+def cell_score(magnitude: np.ndarray, *, grid: int = 8, top: int = 3, keep: np.ndarray | None = None) -> float:
     """Mean of the ``top`` largest cell means of a magnitude map ``(H, W)`` over a ``grid x grid`` split."""
     h, w = magnitude.shape
     rows = np.linspace(0, h, grid + 1).astype(int)
@@ -203,7 +203,8 @@ def motion_signal(frames: np.ndarray, *, k: int, config: SpotConfig | None = Non
     return face, eyes
 
 
-def displacement_profile(frames: np.ndarray, reference: int, stop: int, *, config: SpotConfig | None = None) -> np.ndarray:
+def displacement_profile(frames: np.ndarray, reference: int, stop: int, *,
+                         config: SpotConfig | None = None) -> np.ndarray:
     """``D(t)`` for ``t = reference..stop`` ``(stop - reference + 1,)``: residual motion from one reference frame."""
     config = config or SpotConfig()
     grey = _grey_stack(frames)

@@ -148,6 +148,8 @@ def test_bad_inputs_are_one_clear_line_and_leave_no_result(work, tmp_path, capsy
     _expect_error(capsys, [short, "--run", run, "--out", out], str(short), "3 frames",
                   "clip length of 4 frames")
 
+    _expect_error(capsys, [truth.path, "--run", run, "--out", out, "--saliency", "bogus"],
+                  "unknown attribution method 'bogus'", "gradcam")
     _expect_error(capsys, [truth.path, "--run", run, "--out", out, "--onset", 10], "--onset and --offset")
     _expect_error(capsys, [truth.path, "--run", run, "--out", out, "--onset", 10, "--offset", 5000],
                   "--offset 5000 is not a frame")

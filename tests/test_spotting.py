@@ -145,7 +145,6 @@ def test_spots_the_planted_synthme_interval_in_an_mp4_with_blinks_and_head_drift
     assert abs(onset) <= 6 and abs(apex) <= 4 and abs(offset) <= 6, (truth, accepted[0])
 
 
-@pytest.mark.slow
 def test_spots_the_planted_interval_on_an_animated_photo(tmp_path):
     from skimage.data import astronaut
 

@@ -12,13 +12,15 @@ def add_predict_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", type=Path, help="a video file (read by OpenCV) or a folder of frame images")
     p.add_argument("--run", required=True, type=Path, help="run directory (runs/NAME); its final model if "
                    "runs/NAME-final exists, else its fold models averaged")
-    p.add_argument("--onset", type=int, default=None, help="onset frame (video: 0-based position; folder: number in the file name)")
+    p.add_argument("--onset", type=int, default=None,
+                   help="onset frame (video: 0-based position; folder: the number in the file name)")
     p.add_argument("--apex", type=int, default=None, help="apex frame (optional with --onset/--offset)")
     p.add_argument("--offset", type=int, default=None, help="offset frame")
     p.add_argument("--out", type=Path, default=None, help="output folder (default: INPUT-mewb next to the input)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.add_argument("--all", action="store_true", help="analyse every spotted interval, not only the strongest")
-    p.add_argument("--fps", type=float, default=None, help="frame rate (needed for a frame folder; overrides the video's)")
+    p.add_argument("--fps", type=float, default=None,
+                   help="frame rate (needed for a frame folder; overrides the video's)")
     p.add_argument("--saliency", default="gradcam", help="attribution method for the overlay (gradcam, attention, "
                    "saliency, ...; 'none' to skip)")
     p.add_argument("--face", choices=["haar", "mtcnn"], default="haar", help="face detector for the spotting crop")
@@ -37,6 +39,10 @@ def predict_command(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     out = args.out or default_out(args.input)
     check_out(out, args.overwrite)  # before any work
+    if args.saliency.lower() != "none":
+        from mewb.explain import ATTRIBUTION_METHODS
+
+        ATTRIBUTION_METHODS.get(args.saliency)  # an unknown name fails now, listing the valid ones
     recording = open_recording(args.input, args.fps)  # bad input fails before the model is loaded
     model = load_run_model(args.run)
     say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
@@ -47,8 +53,12 @@ def predict_command(args: argparse.Namespace) -> int:
     if args.k is not None:
         spot = replace(spot, k_s=args.k)
     saliency = None if args.saliency.lower() == "none" else args.saliency
-    result = predict_recording(recording, model, onset=args.onset, apex=args.apex, offset=args.offset, fps=args.fps,
-                               analyse_all=args.all, saliency=saliency, spot_config=spot, face_method=args.face, log=say)
+    try:
+        result = predict_recording(recording, model, onset=args.onset, apex=args.apex, offset=args.offset,
+                                   fps=args.fps, analyse_all=args.all, saliency=saliency, spot_config=spot,
+                                   face_method=args.face, log=say)
+    except ImportError as error:  # an optional detector (mtcnn) that is not installed: one clear line
+        raise ValueError(str(error)) from None
     write_result(result, out, overwrite=args.overwrite)
     data = result.to_json()
     for i, interval in enumerate(data["intervals"], start=1):
@@ -82,5 +92,6 @@ def train_command(args: argparse.Namespace) -> int:
     result = train_final(args.run_config, args.out, data_root=args.data_root, train_overrides=overrides,
                          cache_root=args.cache, progress=not args.no_progress)
     print(f"final model: {Path(result.run_dir) / 'folds' / 'all' / 'checkpoint.pt'}")
-    print(f"use it: mewb predict VIDEO --run {args.run_config.parent if args.run_config.name == 'config.yaml' else args.run_config}")
+    source = args.run_config.parent if args.run_config.name == "config.yaml" else args.run_config
+    print(f"use it: mewb predict VIDEO --run {source}")
     return 0

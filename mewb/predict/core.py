@@ -128,7 +128,8 @@ def spotting_crops(recording: Recording, size: int, *, face_method: str = "haar"
         if number not in wanted:
             continue
         try:
-            alignment = align_transform(image, size=(size, size), method=face_method, source=f"{recording.path} frame {number}")
+            alignment = align_transform(image, size=(size, size), method=face_method,
+                                        source=f"{recording.path} frame {number}")
             used = number
             break
         except DatasetError:
@@ -213,7 +214,8 @@ class PredictResult:
         if self.spotting is not None:
             s = self.spotting
             out["spotting"] = {
-                "method": "second temporal difference of rigid-motion-free optical flow; median + n_mad * MAD threshold",
+                "method": "second temporal difference of rigid-motion-free optical flow; "
+                          "median + n_mad * MAD threshold",
                 "k": s["k"], "baseline": round(s["baseline"], 5), "sigma": round(s["sigma"], 5),
                 "threshold": round(s["threshold"], 5), "blink_leak": round(s["blink_leak"], 4),
                 "config": s["config"], "crop": s.get("crop", {}),
@@ -235,7 +237,8 @@ def _index_of(recording: Recording, number: int, what: str) -> int:
         return recording.numbers.index(int(number))
     except ValueError:
         first, last = recording.numbers[0], recording.numbers[-1]
-        raise ValueError(f"{recording.path}: --{what} {number} is not a frame of the recording ({first}..{last})") from None
+        raise ValueError(f"{recording.path}: --{what} {number} is not a frame of the recording "
+                         f"({first}..{last})") from None
 
 
 def given_interval(recording: Recording, onset, apex, offset) -> Interval:

@@ -54,7 +54,8 @@ class RunModel:
         """One line for the output JSON and the console."""
         if self.kind == "final":
             return f"final model (all subjects) {self.checkpoints[0]}"
-        return (f"average of the class probabilities of {len(self.models)} LOSO fold models in {self.run_dir} "
+        count = f"{len(self.models)} LOSO fold model" + ("s" if len(self.models) != 1 else "")
+        return (f"average of the class probabilities of {count} in {self.run_dir} "
                 f"(no final model: train one with `mewb train --all-subjects --run-config "
                 f"{self.run_dir / 'config.yaml'} --out {self.run_dir}-final`)")
 
