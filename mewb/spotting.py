@@ -17,8 +17,12 @@ The method, step by step (frame ``t``, distance ``k`` frames, default 0.05 s):
    corners), so a whole-face mean would drown them in noise.
 2. **Blinks.** A blink is as brief as a micro-expression and happens in every recording, so the
    horizontal band around the eyes (``eye_band``, fractions of the crop height, centred on the
-   detected eye line when the aligner found the eyes) is left out of the cells. The cost: eyelid
-   action units (AU 6/7 around the eyes) are only seen where they reach outside the band.
+   detected eye line when the aligner found the eyes) is left out of the cells. Optical flow
+   smooths across the eyelid's edge, so a blink still lifts the cells next to the band; in the
+   frames where the band moves ``blink_dominance`` times more than the face (:func:`blink_frames`)
+   the score is taken from the cells at least one row away from the band instead. The cost:
+   eyelid action units (AU 6/7 around the eyes) are only seen where they reach outside the band,
+   and a brow movement *during* a blink is missed.
 3. **Candidates** (:func:`find_candidates`). A robust baseline and threshold over the whole
    recording, ``median + n_mad * MAD`` (MAD scaled to a normal sigma), never the mean and
    standard deviation, which the movements themselves would inflate. Peaks above it
@@ -35,13 +39,8 @@ The method, step by step (frame ``t``, distance ``k`` frames, default 0.05 s):
    So is a movement after which the face does not come back to neutral within that time (the
    onset of a held expression or a change of posture looks like a micro-expression's onset).
 
-Blinks, in numbers (SynthME, 96-px crops): a blink moves the eye band 5-10x more than the rest of
-the face; what spills past the band is ``blink_leak`` x the eye-band signal (0.1-0.2), estimated
-per recording and subtracted (:func:`blink_leak`). A micro-expression *during* a blink is
-subtracted away with it: a known miss.
-
-Scores: ``score`` is the peak's height above the baseline in robust sigmas (MAD units), the
-number used to rank candidates; ``peak`` is the raw signal value (pixels of residual motion).
+Blinks, in numbers (SynthME, 96-px crops): a blink moves the eye band 5-10x more than the rest
+of the face, a brow lowerer (AU 4) about 3x, other action units less than 1x.
 """
 
 from __future__ import annotations
@@ -63,7 +62,7 @@ class SpotConfig:
     grid: int = 8  # face cells per side (8: a cell of a 96-px crop is 12 px, about a brow or a mouth corner)
     top: int = 3  # the frame's score is the mean of its `top` strongest cells
     eye_band: tuple[float, float] | None = (0.28, 0.50)  # crop rows (fractions) left out for blinks; None: keep
-    max_leak: float = 0.25  # upper bound of the blink spill-over factor (see blink_leak)
+    blink_dominance: float = 4.0  # eye band / face motion ratio above which a frame is blinking (see blink_frames)
     n_mad: float = 4.0  # threshold = median + n_mad * MAD-sigma of the signal
     min_duration_s: float = 1 / 25  # shortest micro-expression, onset to offset
     max_duration_s: float = 0.5  # longest micro-expression (the usual upper bound)
@@ -176,13 +175,15 @@ def _residual(a: np.ndarray, b: np.ndarray, backend: str) -> np.ndarray:
     return remove_rigid_motion(compute_flow(a, b, backend))
 
 
-def motion_signal(frames: np.ndarray, *, k: int, config: SpotConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
+def motion_signal(frames: np.ndarray, *, k: int,
+                  config: SpotConfig | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The spotting signals of face-aligned frames ``(N, H, W)`` (or RGB ``(N, H, W, 3)``).
 
-    Returns ``(face, eyes)``, each ``(N,)`` float32: ``face(t)`` is the cell score of
+    Returns ``(face, eyes, away)``, each ``(N,)`` float32: ``face(t)`` is the cell score of
     ``|r(t -> t-k) + r(t -> t+k)|`` (``r`` the flow without its affine part) over the cells
-    outside the eye band, ``eyes(t)`` the same over the eye-band cells (zeros without a band),
-    used to tell blinks apart. Near the ends the missing neighbour is the first or last frame.
+    outside the eye band, ``eyes(t)`` the same over the eye-band cells, ``away(t)`` over the
+    cells at least one row away from the band (both zeros without a band). Near the ends the
+    missing neighbour is the first or last frame.
     """
     config = config or SpotConfig()
     grey = _grey_stack(frames)
@@ -193,6 +194,12 @@ def motion_signal(frames: np.ndarray, *, k: int, config: SpotConfig | None = Non
     keep = cell_mask(grey.shape[1:], config.grid, config.eye_band)
     face = np.zeros(n, np.float32)
     eyes = np.zeros(n, np.float32)
+    away = np.zeros(n, np.float32)
+    rows = np.flatnonzero(~keep.all(axis=1))
+    keep_far = keep.copy()
+    if len(rows):
+        keep_far[max(0, rows[0] - 1)] = False
+        keep_far[min(len(keep) - 1, rows[-1] + 1)] = False
     for t in range(n):
         back = _residual(grey[t], grey[max(0, t - k)], config.backend) if t > 0 else 0.0
         fwd = _residual(grey[t], grey[min(n - 1, t + k)], config.backend) if t < n - 1 else 0.0
@@ -200,7 +207,8 @@ def motion_signal(frames: np.ndarray, *, k: int, config: SpotConfig | None = Non
         face[t] = cell_score(magnitude, grid=config.grid, top=config.top, keep=keep)
         if not keep.all():
             eyes[t] = cell_score(magnitude, grid=config.grid, top=config.top, keep=~keep)
-    return face, eyes
+            away[t] = cell_score(magnitude, grid=config.grid, top=config.top, keep=keep_far)
+    return face, eyes, away
 
 
 def displacement_profile(frames: np.ndarray, reference: int, stop: int, *,
@@ -281,8 +289,8 @@ def refine(profile: np.ndarray, reference: int, *, level: float) -> tuple[int, i
     definition): the face's appearance drifts away from the reference over time (lighting,
     compression, non-rigid head motion), so the neutral face after a movement sits a little
     higher than before it. Onset is the last frame before the apex at or below its level, offset
-    the first after it. The fourth value says whether ``D`` came back at least half way from the
-    peak to the neutral level before the apex (if not: a held expression or a change of posture).
+    the first after it. The fourth value says whether ``D`` came back at least a third of the way
+    from the peak to the neutral level before the apex (if not: a held expression or a change of posture).
     """
     profile = np.asarray(profile, dtype=np.float64)
     if len(profile) < 3:
@@ -295,26 +303,18 @@ def refine(profile: np.ndarray, reference: int, *, level: float) -> tuple[int, i
     onset = int(before[-1]) if len(before) else 0
     after = np.flatnonzero(profile[apex + 1:] <= floor_off + level * (peak - floor_off))
     offset = apex + 1 + int(after[0]) if len(after) else len(profile) - 1
-    returned = (peak - floor_off) >= 0.5 * (peak - floor_on) and apex < len(profile) - 1
+    returned = (peak - floor_off) >= (peak - floor_on) / 3 and apex < len(profile) - 1
     return reference + onset, reference + apex, reference + offset, bool(returned)
 
 
-def blink_leak(face: np.ndarray, eyes: np.ndarray, *, cap: float, dominance: float = 4.0,
-               quantile: float = 0.2) -> float:
-    """How much of the eye band's motion spills into the face signal: ``face ~ leak * eyes`` at blinks.
+def blink_frames(face: np.ndarray, eyes: np.ndarray, *, dominance: float = 4.0) -> np.ndarray:
+    """``(N,)`` bool: frames where the eye band moves ``dominance`` times more than the rest of the face.
 
-    Optical flow smooths over the eyelid's edge, so a blink also lifts the cells next to the
-    band, in proportion to the eye-band signal (about 0.1-0.2 on SynthME faces). Estimated as a low
-    quantile of ``face / eyes`` over the frames where the eye band moves ``dominance`` times more
-    than the face (blinks; brow movements move both about equally), a low quantile so that a
-    micro-expression at the same time does not raise it, and capped at ``cap``. ``0`` when the eye
-    band never dominates (no blink).
+    Blinks do (5-10x on SynthME's faces); brow movements, which reach into the band, move both
+    about equally (up to 3x for a brow lowerer, AU 4).
     """
     face, eyes = np.asarray(face, np.float64), np.asarray(eyes, np.float64)
-    high = eyes > dominance * np.maximum(face, 1e-9)
-    if high.sum() < 3:
-        return 0.0
-    return float(min(np.quantile(face[high] / eyes[high], quantile), cap))
+    return eyes > dominance * np.maximum(face, 1e-9)
 
 
 def _distinct(intervals: list[Interval]) -> list[Interval]:
@@ -344,9 +344,10 @@ def spot(frames: np.ndarray, fps: float, config: SpotConfig | None = None) -> tu
     grey = _grey_stack(frames)
     n = len(grey)
     k = config.frames(config.k_s, fps)
-    raw, eyes = motion_signal(grey, k=k, config=config)
-    leak = blink_leak(raw, eyes, cap=config.max_leak) if config.eye_band is not None else 0.0
-    signal = np.maximum(raw - leak * eyes, 0.0).astype(np.float32)  # (N,) blinks' spill-over removed
+    raw, eyes, away = motion_signal(grey, k=k, config=config)
+    blinking = blink_frames(raw, eyes, dominance=config.blink_dominance) if config.eye_band is not None \
+        else np.zeros(n, bool)
+    signal = np.where(blinking, away, raw).astype(np.float32)  # (N,) blink frames scored away from the eyes
     baseline, sigma, threshold = robust_threshold(signal, config.n_mad)
     candidates = find_candidates(signal, threshold=threshold, baseline=baseline, sigma=sigma,
                                  distance=config.frames(config.merge_gap_s, fps))
@@ -381,6 +382,6 @@ def spot(frames: np.ndarray, fps: float, config: SpotConfig | None = None) -> tu
         out.append(interval)
     out = _distinct(out)
     out.sort(key=lambda i: (not i.accepted, -i.score))
-    details = {"signal": signal, "raw_signal": raw, "eye_signal": eyes, "blink_leak": leak, "baseline": baseline,
+    details = {"signal": signal, "raw_signal": raw, "eye_signal": eyes, "blinking": blinking, "baseline": baseline,
                "sigma": sigma, "threshold": threshold, "k": k, "fps": float(fps), "config": config.to_dict()}
     return out, details

@@ -133,7 +133,8 @@ def _spot_video(path, **kwargs):
     recording = open_recording(truth.path)
     config = SpotConfig()
     crops, _ = spotting_crops(recording, config.size)
-    intervals, _ = spot(crops, recording.fps, config)
+    intervals, details = spot(crops, recording.fps, config)
+    assert details["blinking"].any()  # blinks happened, and were seen as blinks
     return truth, [i for i in intervals if i.accepted]
 
 

@@ -217,7 +217,7 @@ class PredictResult:
                 "method": "second temporal difference of rigid-motion-free optical flow; "
                           "median + n_mad * MAD threshold",
                 "k": s["k"], "baseline": round(s["baseline"], 5), "sigma": round(s["sigma"], 5),
-                "threshold": round(s["threshold"], 5), "blink_leak": round(s["blink_leak"], 4),
+                "threshold": round(s["threshold"], 5), "blink_frames": int(np.sum(s["blinking"])),
                 "config": s["config"], "crop": s.get("crop", {}),
                 "signal": [round(float(v), 5) for v in s["signal"]],
                 "eye_signal": [round(float(v), 5) for v in s["eye_signal"]],
