@@ -22,6 +22,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 MODALITY_CHOICES = ("all", "frames", "flow")
+PREDICTED = -1  # the target dropdown's "predicted class" (a Dropdown cannot select None)
 
 
 @dataclass
@@ -52,7 +53,9 @@ class RunExplainer:
         self.predictions = pd.read_csv(self.run_dir / "predictions.csv",
                                        dtype={"fold": str, "dataset": str, "subject": str, "clip": str})
         self.data_root = Path(data_root) if data_root else Path(self.config["dataset"]["root"])
-        self.cache_root = cache_root
+        from mewb.data.cache import PreprocessCache
+
+        self.cache = PreprocessCache(cache_root)  # None: $MEWB_CACHE or ~/.cache/mewb
         self.class_names = list(self.config["dataset"].get("class_names") or
                                 [str(k) for k in range(int(self.config["num_classes"]))])
         self._samples: dict[str, object] | None = None
@@ -113,7 +116,7 @@ class RunExplainer:
         row = self.predictions.iloc[index].to_dict()  # (a Series' .clip is a method)
         model = self.model(row["fold"])
         config = PreprocessConfig.from_dict(self.config["preprocess"])
-        inputs = clip_inputs(self._sample(row), config, ("frames", "flow"), self.cache_root)
+        inputs = clip_inputs(self._sample(row), config, ("frames", "flow"), self.cache)
         used = {m: inputs[m] for m in model.modalities}
         with torch.no_grad():
             probs = torch.softmax(model(used), dim=1)[0].numpy()
@@ -189,7 +192,7 @@ class SaliencyExplorer:
         self.method = w.Dropdown(options=methods, value="gradcam" if "gradcam" in methods else methods[0],
                                  description="method")
         self.modality = w.ToggleButtons(options=list(MODALITY_CHOICES), value="all", description="modality")
-        self.target = w.Dropdown(options=self._targets(first), value=None, description="target")
+        self.target = w.Dropdown(options=self._targets(first), value=PREDICTED, description="target")
         self.frame = w.IntSlider(value=0, min=0, max=1, description="frame", continuous_update=False)
         self.opacity = w.FloatSlider(value=0.6, min=0.0, max=1.0, step=0.05, description="opacity",
                                      continuous_update=False)
@@ -206,8 +209,8 @@ class SaliencyExplorer:
         self.refresh()
 
     @staticmethod
-    def _targets(explainer: RunExplainer) -> list[tuple[str, int | None]]:
-        return [("predicted", None)] + [(name, k) for k, name in enumerate(explainer.class_names)]
+    def _targets(explainer: RunExplainer) -> list[tuple[str, int]]:
+        return [("predicted", PREDICTED)] + [(name, k) for k, name in enumerate(explainer.class_names)]
 
     def explainer(self, name: str) -> RunExplainer:
         if name not in self._explainers:
@@ -220,7 +223,7 @@ class SaliencyExplorer:
         with self.clip.hold_trait_notifications(), self.target.hold_trait_notifications():
             self.clip.options = explainer.clip_options()
             self.target.options = self._targets(explainer)
-            self.target.value = None
+            self.target.value = PREDICTED
         self.refresh()
 
     def refresh(self) -> None:
@@ -228,15 +231,17 @@ class SaliencyExplorer:
         explainer = self.explainer(self.run.value)
         self.status.value = "<i>explaining...</i>"
         try:
-            self._current = explainer.explain(self.clip.value, self.method.value, self.target.value)
+            target = None if self.target.value == PREDICTED else self.target.value
+            self._current = explainer.explain(self.clip.value, self.method.value, target)
         except Exception as error:  # shown in the widget; the notebook keeps running
             self._current = None
             self.status.value = f"<b>cannot explain this clip with {self.method.value}:</b> {error}"
             self.output.clear_output()
             return
-        self.frame.max = len(self._current.faces) - 1
-        if self.frame.value > self.frame.max:
-            self.frame.value = self.frame.max
+        volume = self._current.saliency["all"]  # (T, H, W)
+        with self.frame.hold_trait_notifications():  # start at the frame the model used most
+            self.frame.max = len(self._current.faces) - 1
+            self.frame.value = int(np.abs(volume).sum(axis=(1, 2)).argmax())
         folds = ", ".join(explainer.loaded_folds())
         self.status.value = f"{explainer.variant}: fold models loaded so far: {folds}"
         available = [m for m in MODALITY_CHOICES if m in self._current.saliency]

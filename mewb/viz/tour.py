@@ -253,7 +253,7 @@ def selection_bias_figure(sim: SelectionBias, *, title: str | None = None) -> go
         fig.add_trace(go.Histogram(x=values, name=f"{name}: mean {values.mean():.2f}", marker_color=colour,
                                    opacity=0.65, nbinsx=30), row=1, col=2)
     fig.add_vline(x=sim.true_accuracy, line=dict(color="black", dash="dash"), row=1, col=2,
-                  annotation_text=f"true {sim.true_accuracy:.2f}", annotation_position="top")
+                  annotation_text=f"true {sim.true_accuracy:.2f}", annotation_position="bottom left")
     fig.update_xaxes(title_text="epoch", row=1, col=1)
     fig.update_yaxes(title_text="accuracy", row=1, col=1)
     fig.update_xaxes(title_text="pooled LOSO accuracy", row=1, col=2)
