@@ -130,9 +130,9 @@ def report_html(result: PredictResult, videos: list[str]) -> str:
             n = result.recording.numbers
             figures.append(saliency_slider_figure(
                 a.overlay, a.frames, labels=[f"{j}: {lab}" for j, lab in enumerate(a.frame_labels)],
-                title=f"Interval {i} (frames {n[a.interval.onset]}-{n[a.interval.offset]}): "
-                      f"{a.saliency_method} saliency for '{result.model.class_names[int(np.argmax(a.probabilities))]}'",
-                scale=4))
+                title=f"Interval {i} (frames {n[a.interval.onset]}-{n[a.interval.offset]})<br>"
+                      f"{a.saliency_method} for '{result.model.class_names[int(np.argmax(a.probabilities))]}'",
+                scale=max(2, VIDEO_SIDE // a.frames.shape[2])))  # panels about VIDEO_SIDE pixels wide
     divs = [fig.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, fig in enumerate(figures)]
     data = result.to_json()
     rows = "".join(
