@@ -157,7 +157,8 @@ def test_executors_give_identical_predictions(tmp_path):
     config = FAST.replace(threads=1)
     here = run(tmp_path / "inprocess", samples, train_config=config).predictions.sort_values("clip")
     pool = run(tmp_path / "process", samples, train_config=config, executor="process", workers=2)
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, host="127.0.0.1",
+    # processes=False would default to the in-process transport; tcp on 127.0.0.1 exercises the real one
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://", host="127.0.0.1",
                       dashboard_address=None) as cluster:
         dask = run(tmp_path / "dask", samples, train_config=config, executor="dask", scheduler=cluster.scheduler_address)
     for other in (pool, dask):
@@ -199,7 +200,7 @@ def test_cli_loso_on_a_tiny_synthme_dataset(tmp_path):
     from mewb.cli import main
     from mewb.synth import SynthConfig, generate_dataset
 
-    data = generate_dataset(tmp_path / "synth", SynthConfig(subjects=2, clips_per_subject=3, frames=16, size=32))
+    data = generate_dataset(tmp_path / "synth", SynthConfig(subjects=2, clips_per_subject=3, frames=48, size=32))
     args = ["loso", "--dataset", "synth", "--root", str(data), "--variant", "flow_only", "--epochs", "1",
             "--frames", "3", "--size", "16", "--flow-backend", "farneback", "--batch-size", "2",
             "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "run"), "--no-progress"]
