@@ -60,6 +60,7 @@ class ReportSettings:
     # Ablation report (20-ablation-report parameters)
     explain: bool = True  # UMAP, saliency gallery and localisation scores (slower)
     clips_per_class: int = 2  # saliency gallery size per class
+    localisation_clips: int = 1  # test clips per subject and variant scored for localisation
 
     @classmethod
     def quick(cls) -> "ReportSettings":
@@ -202,7 +203,8 @@ def build_report(
             {**train_params, "variant": variant, "run_name": variant})
     run(ABLATION, ABLATION, "Ablation report", "ablation table, confusion matrices, errors, features, saliency, provenance",
         dict(runs_dir=str(runs_dir), runs=",".join(variants), data_root=str(root), explain=settings.explain,
-             clips_per_class=settings.clips_per_class, device=settings.device, cache_dir=str(cache_dir or "")))
+             clips_per_class=settings.clips_per_class, localisation_clips=settings.localisation_clips,
+             cache_dir=str(cache_dir or "")))
     index = write_index(out, entries, _ablation_html(runs_dir, variants), title=_title(dataset, quick), meta=meta)
     say(f"report: {index}")
     return index

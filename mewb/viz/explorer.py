@@ -259,3 +259,50 @@ class SaliencyExplorer:
         with self.output:
             self.output.clear_output(wait=True)
             display(figure)
+
+
+def saliency_gallery(run_dirs: Sequence[str | Path], *, method: str = "gradcam", clips_per_class: int = 2,
+                     data_root: str | Path | None = None, cache_root: str | Path | None = None,
+                     opacity: float = 0.6) -> go.Figure:
+    """The same test clips explained by every run: one row per class and clip, one column per run.
+
+    Each cell shows the saliency (``method``, for the predicted class) over the face at the clip's
+    most salient frame; its title gives the prediction. Clips are the first ``clips_per_class`` of
+    each true class in the first run's test order, found again in the other runs.
+    """
+    from mewb.explain import overlay
+
+    explainers = [RunExplainer(p, data_root=data_root, cache_root=cache_root) for p in run_dirs]
+    if not explainers:
+        raise ValueError("no runs for the gallery")
+    first = explainers[0]
+    names = first.class_names
+    keys = []
+    for k in range(len(names)):
+        rows = first.predictions[first.predictions["label"] == k].head(clips_per_class)
+        keys += [(k, r["fold"], r["clip"]) for _, r in rows.iterrows()]
+    cells, titles = [], []
+    for k, fold, clip in keys:
+        for e in explainers:
+            match = e.predictions.index[(e.predictions["fold"] == fold) & (e.predictions["clip"] == clip)]
+            if not len(match):
+                cells.append(None)
+                titles.append(f"{e.variant}: clip not in run")
+                continue
+            x = e.explain(int(match[0]), method)
+            volume = x.saliency["all"]
+            t = int(np.abs(volume).sum(axis=(1, 2)).argmax())
+            cells.append(overlay(x.faces, volume, opacity=opacity)[t])
+            titles.append(f"{e.variant}: {names[k]} -> {names[int(x.probs.argmax())]}")
+    cols = len(explainers)
+    rows = max(1, len(keys))
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.02, vertical_spacing=0.06)
+    for i, image in enumerate(cells):
+        if image is not None:
+            fig.add_trace(go.Image(z=image, hoverinfo="skip"), row=i // cols + 1, col=i % cols + 1)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_annotations(font_size=11)
+    fig.update_layout(title=f"Saliency gallery ({method})",
+                      height=70 + 190 * rows, width=max(500, 220 * cols), margin=dict(l=10, r=10, t=80, b=10))
+    return fig
