@@ -4,6 +4,7 @@ runs with small parameters on a tiny SynthME set."""
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 import nbformat
@@ -129,12 +130,24 @@ def test_train_and_ablation_notebooks(tiny_synth, tmp_path, monkeypatch):
         assert "start loso run" not in html  # ... without its log (remove_output)
 
     out = execute_notebook(NOTEBOOKS / "20-ablation-report.ipynb", tmp_path / "20.ipynb",
-                           {"runs_dir": str(runs), "runs": "flow_only,dual", "explain": False})
+                           {"runs_dir": str(runs), "runs": "flow_only,dual", "explain": True, "method": "gradcam",
+                            "clips_per_class": 1, "localisation_clips": 1, "cache_dir": str(tmp_path / "cache")})
     html = export_html(out, tmp_path / "20.html").read_text()
     check = check_offline_html(html)
-    assert check.ok and check.figures >= 4
+    # ablation bars, confusion grid, 2 error heatmaps, 2 UMAPs, saliency gallery, localisation bars
+    assert check.ok and check.figures == 8, check
     assert "flow_only" in html and "dual" in html and "fixed epochs" in html
-    assert "git_sha" not in html and "mewb / git" in html  # provenance table
+    assert "energy_share" in html and "skipped: explain=False" not in html
+    assert "mewb / git" in html  # provenance table
+    assert "Warning" not in html  # no stray warnings in the reader's page
+
+    # the explorer builds its widgets and explains the first clip without a browser
+    out = execute_notebook(NOTEBOOKS / "30-saliency-explorer.ipynb", tmp_path / "30.ipynb",
+                           {"runs_dir": str(runs), "cache_dir": str(tmp_path / "cache")})
+    nb = nbformat.read(out, as_version=4)
+    assert "application/vnd.jupyter.widget-view+json" in _outputs(nb)
+    state = json.dumps(nb.metadata["widgets"])
+    assert "IntSliderModel" in state and "FloatSliderModel" in state and "cannot explain" not in state
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ real notebooks are run in ``test_notebooks.py``.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -42,8 +43,18 @@ def tiny_notebook(path: Path, *, setup_tag: str = "hide_input") -> Path:
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory) -> Path:
+    """The tiny notebook run with a *foreign* `mewb` kernel registered (another checkout's venv)."""
     folder = tmp_path_factory.mktemp("executed")
-    return execute_notebook(tiny_notebook(folder / "tiny.ipynb"), folder / "out" / "tiny.ipynb", {"points": 5})
+    foreign = folder / "jupyter" / "kernels" / "mewb"
+    foreign.mkdir(parents=True)
+    (foreign / "kernel.json").write_text(json.dumps(
+        {"argv": ["/nonexistent/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+         "display_name": "another checkout", "language": "python"}))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JUPYTER_PATH", str(folder / "jupyter"))
+        out = execute_notebook(tiny_notebook(folder / "tiny.ipynb"), folder / "out" / "tiny.ipynb", {"points": 5})
+        assert os.environ["JUPYTER_PATH"] == str(folder / "jupyter")  # restored afterwards
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -64,27 +75,10 @@ def test_parameters_are_injected_and_recorded(executed):
 
 
 def test_notebook_runs_on_this_interpreter_whatever_is_registered(executed):
-    """The `mewb` kernel is this Python, even when the user-level spec points at another venv."""
+    """The `mewb` kernel is this Python, even when the registered spec points at another venv."""
     nb = nbformat.read(executed, as_version=4)
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert f"interpreter: {sys.executable}" in printed
-
-
-def test_a_registered_foreign_kernel_is_not_used(tmp_path, monkeypatch):
-    foreign = tmp_path / "jupyter" / "kernels" / "mewb"
-    foreign.mkdir(parents=True)
-    (foreign / "kernel.json").write_text(json.dumps(
-        {"argv": ["/nonexistent/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-         "display_name": "other", "language": "python"}))
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": KERNELSPEC})
-    nb.cells = [nbformat.v4.new_code_cell("import sys\nprint(sys.executable)")]
-    nbformat.write(nb, tmp_path / "which.ipynb")
-    out = execute_notebook(tmp_path / "which.ipynb", tmp_path / "which-out.ipynb")
-    assert nbformat.read(out, as_version=4).cells[0].outputs[0]["text"].strip() == sys.executable
-    import os
-
-    assert os.environ["JUPYTER_PATH"] == str(tmp_path / "jupyter")  # restored
 
 
 def test_failing_notebook_names_the_cell_and_keeps_partial_output(tmp_path):
