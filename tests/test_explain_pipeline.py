@@ -114,10 +114,12 @@ def test_score_runs_gives_one_row_per_clip_and_method_and_a_table(run_dir):
     scores = score_runs([run_dir], clips_per_subject=1, methods=("saliency", "gradcam", "attention"), progress=False, n_random=1, fractions=(0.0, 0.5, 1.0))
     assert len(scores) == 2 * 2  # 2 subjects x 1 clip x 2 methods (dual has no attention)
     assert set(scores.method) == {"saliency", "gradcam"}
-    for column in ("energy_share", "pointing", "random_energy_share", "area_share", "deletion_auc", "random_deletion_auc"):
+    for column in ("energy_share", "pointing", "random_energy_share", "area_share", "deletion_auc", "random_deletion_auc",
+                   "energy_share_motion", "pointing_motion", "area_share_motion"):
         assert scores[column].between(0, 1).all(), column
     table = localisation_table(scores)
     assert list(table.method) == ["gradcam", "saliency"] and (table.clips == 2).all()
+    assert {"energy_share", "energy_share_motion", "deletion_auc"} <= set(table.columns)
 
 
 def test_each_sample_is_scored_and_embedded_by_its_own_fold_model(synth):

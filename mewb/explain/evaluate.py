@@ -67,6 +67,7 @@ def score_clip(
     methods: Sequence[str] = DEFAULT_METHODS,
     method_options: Mapping[str, dict] | None = None,
     region: str = "mask",
+    extra_regions: Sequence[str] = ("motion",),
     target: int | None = None,
     fractions: Sequence[float] = TABLE_FRACTIONS,
     deletion: bool = True,
@@ -76,7 +77,9 @@ def score_clip(
     """One row per method for one clip: localisation scores, deletion AUCs and the seconds taken.
 
     ``inputs`` has a batch of 1; ``gt`` is :func:`~mewb.explain.localisation.ground_truth`.
-    The random-deletion curve is computed once per clip and shared by the methods.
+    Localisation columns score ``region``; each of ``extra_regions`` adds the same columns with
+    a ``_<region>`` suffix (the attribution is computed once). The random-deletion curve is
+    computed once per clip and shared by the methods.
     """
     adapter = prepare(model)
     inputs = {m: inputs[m] for m in adapter.modalities}
@@ -84,7 +87,8 @@ def score_clip(
     with torch.no_grad():
         probs = torch.softmax(adapter(*inputs.values()), dim=1)[0]
     target = int(probs.argmax()) if target is None else int(target)
-    region_mask = region_volume(gt, region)
+    regions = {"": region_volume(gt, region)}
+    regions.update({f"_{r}": region_volume(gt, r) for r in extra_regions if r != region})
     random_auc = np.nan
     if deletion:
         randoms = [
@@ -102,7 +106,8 @@ def score_clip(
         seconds = time.perf_counter() - start
         volume = saliency_volume(result, channels="abs")[0]  # (T, H, W) energy per voxel
         row = {"method": method, "target": target, "prob": float(probs[target]), "seconds": seconds}
-        row.update(localisation_scores(volume, region_mask, seed=seed))
+        for suffix, mask in regions.items():
+            row.update({f"{k}{suffix}": v for k, v in localisation_scores(volume, mask, seed=seed).items()})
         if deletion:
             curve = deletion_curve(adapter, inputs, volume, target=target, fractions=fractions, seed=seed)
             row["deletion_auc"] = curve_auc(fractions, curve)
@@ -200,15 +205,9 @@ def localisation_table(scores: pd.DataFrame) -> pd.DataFrame:
     next to its random baseline, deletion AUC next to random deletion (lower = more faithful),
     and the median seconds per clip.
     """
-    columns = [
-        "energy_share",
-        "random_energy_share",
-        "area_share",
-        "pointing",
-        "random_pointing",
-        "deletion_auc",
-        "random_deletion_auc",
-    ]
+    base = ["energy_share", "random_energy_share", "area_share", "pointing", "random_pointing"]
+    suffixes = sorted({c[len("energy_share"):] for c in scores.columns if c.startswith("energy_share")})
+    columns = [f"{c}{s}" for s in suffixes for c in base] + ["deletion_auc", "random_deletion_auc"]
     columns = [c for c in columns if c in scores]
     grouped = scores.groupby(["method", "variant"], sort=True)
     table = grouped[columns].mean()
