@@ -139,7 +139,7 @@ def test_train_and_ablation_notebooks(tiny_synth, tmp_path, monkeypatch):
     assert "flow_only" in html and "dual" in html and "fixed epochs" in html
     assert "energy_share" in html and "skipped: explain=False" not in html
     assert "mewb / git" in html  # provenance table
-    assert "Warning" not in html  # no stray warnings in the reader's page
+    assert 'data-mime-type="application/vnd.jupyter.stderr"' not in html  # no stray warnings for the reader
 
     # the explorer builds its widgets and explains the first clip without a browser
     out = execute_notebook(NOTEBOOKS / "30-saliency-explorer.ipynb", tmp_path / "30.ipynb",
