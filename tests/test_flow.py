@@ -202,3 +202,16 @@ def test_fixed_normalisation_and_argument_checks():
         clip_flow(_clip([0.0, 1.0]), mode="apex")
     with pytest.raises(ValueError, match="T >= 2"):
         clip_flow(_clip([0.0]))
+
+
+def test_tvl1_float_frames_in_0_255_match_uint8_without_outliers():
+    from scipy.ndimage import gaussian_filter, shift
+
+    rng = np.random.default_rng(0)
+    a = gaussian_filter(rng.uniform(0, 255, (64, 64)), 2)
+    a = (a - a.min()) / (a.max() - a.min()) * 200 + 20
+    b = shift(a, (0, 1.0), mode="reflect")
+    as_float = compute_flow(a.astype(np.float32), b.astype(np.float32), "tvl1")
+    as_uint8 = compute_flow(np.rint(a).astype(np.uint8), np.rint(b).astype(np.uint8), "tvl1")
+    assert np.abs(as_float).max() < 3.0  # was ~120 px before float frames were rescaled
+    assert np.median(as_float[0]) == pytest.approx(np.median(as_uint8[0]), abs=0.05)

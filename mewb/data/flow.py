@@ -106,6 +106,10 @@ def tvl1_flow(prev: np.ndarray, nxt: np.ndarray, **options) -> np.ndarray:
         scaleStep=p["scale_step"],
         medianFiltering=int(p["median_filtering"]),
     )
+    if prev.dtype != np.uint8:
+        # OpenCV's TV-L1 reads float frames as intensities in [0, 1] (its lambda is tuned for
+        # that range); our float contract is [0, 255], which gave outliers of ~100 px.
+        prev, nxt = prev / np.float32(255), nxt / np.float32(255)
     return _from_opencv(tvl1.calc(prev, nxt, None))
 
 
