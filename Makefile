@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.mewb-installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast bench bench-quick lab doctor clean-venv
+.PHONY: install demo test test-slow test-all bench bench-quick lab doctor clean-venv
 
 install: $(STAMP)
 
@@ -23,11 +23,16 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/mewb demo
 
+# The everyday suite (minutes on 2 cores); checks marked `slow` (UMAP, full notebooks, browser
+# end to end, real LOSO) run with `make test-slow`, and CI runs both.
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
-
-test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/mewb bench
