@@ -96,6 +96,16 @@ def test_evm_magnifies_the_motion_before_flow(sample):
     assert np.abs(more[0]).max() > 1.2 * np.abs(base[0]).max()
 
 
+def test_evm_in_onset_apex_mode_magnifies_the_single_flow(sample):
+    plain = PreprocessConfig(frames=2, size=48, sampling="onset_apex", flow_mode="onset_apex", flow_backend="farneback")
+    magnified = PreprocessConfig(**{**plain.to_dict(), "evm": True, "evm_alpha": 3.0, "evm_low_hz": 2.0, "evm_high_hz": 60.0})
+    base = preprocess_sample(sample, plain, ("frames", "flow"))
+    more = preprocess_sample(sample, magnified, ("frames", "flow"))
+    assert more["frames"].shape == base["frames"].shape == (2, 48, 48, 3)
+    assert more["flow"].shape == (3, 1, 48, 48)
+    assert np.abs(more["flow"][0]).max() > 1.2 * np.abs(base["flow"][0]).max()
+
+
 def test_bad_settings_fail_clearly(sample, tmp_path):
     with pytest.raises(ValueError, match="modalities"):
         ClipDataset([sample], PreprocessConfig(), modalities=("audio",))

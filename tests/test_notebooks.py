@@ -116,6 +116,7 @@ def test_train_and_ablation_notebooks(tiny_synth, tmp_path, monkeypatch):
     monkeypatch.setenv("MEWB_CACHE", str(tmp_path / "cache"))
     runs = tmp_path / "runs"
     common = dict(data_root=str(tiny_synth), runs_dir=str(runs), epochs=1, batch_size=4, frames=4, size=32,
+                  sampling="uniform", flow_mode="onset",
                   flow_backend="farneback", device="cpu", threads=1)
     for variant in ("flow_only", "dual"):
         out = execute_notebook(NOTEBOOKS / "10-train-variant.ipynb", tmp_path / f"10-{variant}.ipynb",

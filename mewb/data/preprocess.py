@@ -93,8 +93,8 @@ def load_frames(sample: Sample, config: PreprocessConfig) -> np.ndarray:
         return load_clip(
             sample, frames=config.frames, size=size, sampling=config.sampling, colour=config.colour, align=config.align
         )
-    if config.sampling not in ("uniform", "interpolate"):
-        raise ValueError(f"evm needs sampling 'uniform' or 'interpolate' (the whole span), got {config.sampling!r}")
+    if config.sampling not in ("uniform", "interpolate", "onset_apex"):
+        raise ValueError(f"evm needs sampling 'uniform', 'interpolate' or 'onset_apex' (the whole span), got {config.sampling!r}")
     if not sample.fps:
         raise ValueError(f"{sample.key}: evm needs the clip's frame rate, and the sample has none")
     from mewb.data.evm import magnify
@@ -109,6 +109,11 @@ def load_frames(sample: Sample, config: PreprocessConfig) -> np.ndarray:
         clip.astype(np.float32), fps=fps, low_hz=low, high_hz=high, alpha=config.evm_alpha, levels=config.evm_levels
     )
     clip = np.clip(np.rint(magnified), 0, 255).astype(np.uint8)  # (span, H, W, 3)
+    if config.sampling == "onset_apex":
+        # The span starts at the onset; the apex sits at its own place in the loaded frames.
+        apex = sample.apex if sample.apex is not None else (sample.onset or 0) + (span - 1) // 2
+        position = (apex - (sample.onset or 0)) * (loaded - 1) / (span - 1)
+        return clip[[0, int(np.clip(round(position), 0, loaded - 1))]]  # (2, H, W, 3)
     pick = sample_uniform if config.sampling == "uniform" else sample_interpolate
     return pick(clip, config.frames)
 
