@@ -35,7 +35,7 @@ from mewb.models.complexity import REFERENCE, count_flops, count_parameters, exa
 class BenchConfig:
     """What to measure. ``quick()`` is the CI smoke setting (about a minute)."""
 
-    sizes: tuple[tuple[int, int], ...] = ((16, 112), (8, 64))  # (T, H=W): the paper's input, the demo's
+    sizes: tuple[tuple[int, int], ...] = ((16, 112), (2, 48))  # (T, H=W): the paper's input, the demo's (onset, apex)
     batch: int = 8  # demo batch size for throughput
     repeats: int = 5  # timed rounds (median), after one warm-up; each round times every model once
     devices: tuple[str, ...] = ("cpu", "cuda")  # cuda is skipped when unavailable
@@ -45,7 +45,7 @@ class BenchConfig:
 
     @classmethod
     def quick(cls) -> "BenchConfig":
-        return cls(sizes=((8, 64),), batch=4, repeats=3, synth_subjects=2, synth_clips=3)
+        return cls(sizes=((2, 48),), batch=4, repeats=3, synth_subjects=2, synth_clips=3)
 
 
 def _seconds(fn: Callable[[], object], device: torch.device) -> float:
