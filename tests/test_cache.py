@@ -182,7 +182,7 @@ def test_interrupted_write_leaves_no_entry_and_no_temp_file(cache, sources, monk
         cache.put(key, _arrays())
     monkeypatch.setattr(cache_mod.np, "savez", real_savez)
     assert not cache.path(key).exists()
-    assert [p.name for p in cache.root.rglob("*")] == [cache.path(key).parent.name]  # only the folder
+    assert not [p for p in cache.root.rglob("*") if p.is_file()]  # no entry, no temporary file
 
 
 def test_overwrite_replaces_the_whole_entry(cache, sources):
@@ -272,3 +272,19 @@ def test_dataloader_workers_run_single_threaded():
     loader = DataLoader(_ThreadReport(), batch_size=None, num_workers=1, worker_init_fn=configure_worker_threads)
     counts = torch.stack(list(loader))
     assert counts.tolist() == [[1, 1], [1, 1]]
+
+
+def test_atomic_write_interrupted_at_replace_keeps_the_old_file_and_no_temp(tmp_path, monkeypatch):
+    import mewb.atomic as atomic
+
+    target = tmp_path / "sub" / "metrics.json"
+    atomic.atomic_write(target, "old")
+
+    def dies(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(atomic.os, "replace", dies)
+    with pytest.raises(KeyboardInterrupt):
+        atomic.atomic_write(target, "new")
+    assert target.read_text() == "old"
+    assert [p.name for p in target.parent.iterdir()] == ["metrics.json"]

@@ -22,16 +22,18 @@ Location: ``PreprocessCache(root)``, else ``$MEWB_CACHE``, else ``~/.cache/mewb`
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
 import re
-import tempfile
 import zlib
 from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
+
+from mewb.atomic import atomic_write
 
 PREPROCESS_VERSION = 1
 CACHE_ENV = "MEWB_CACHE"
@@ -144,17 +146,9 @@ class PreprocessCache:
             checked[name] = a
         meta = json.dumps({"version": PREPROCESS_VERSION, "digest": _digest(checked)})
         path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:8]}-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **checked, **{_META: np.frombuffer(meta.encode(), dtype=np.uint8)})
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        buffer = io.BytesIO()
+        np.savez(buffer, **checked, **{_META: np.frombuffer(meta.encode(), dtype=np.uint8)})
+        atomic_write(path, buffer.getvalue())
         return path
 
     def get_or_build(self, key: str, build: Callable[[], Arrays]) -> Arrays:

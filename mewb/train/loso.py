@@ -34,7 +34,6 @@ import platform
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +45,7 @@ import pandas as pd
 import torch
 import yaml
 
+from mewb.atomic import atomic_write
 from mewb.data.sample import Sample
 from mewb.train.config import TrainConfig
 from mewb.train.metrics import compute_metrics, format_table, write_megc_log
@@ -221,18 +221,7 @@ def run_fold(job: FoldJob, *, log_fn: Callable[[str], None] | None = None, progr
 # Run directory
 
 
-def _atomic_write(path: Path, data: bytes | str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+_atomic_write = atomic_write  # one implementation for the whole package (mewb/atomic.py)
 
 
 def _atomic_torch_save(obj, path: Path) -> None:
