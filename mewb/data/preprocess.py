@@ -16,11 +16,12 @@ needs the real sampling rate), before the span is sampled down to ``T`` frames.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import cv2
 import numpy as np
 
+from mewb.configs import strict_from_dict
 from mewb.data.cache import PreprocessCache
 from mewb.data.sample import Sample
 
@@ -52,11 +53,7 @@ class PreprocessConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "PreprocessConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown preprocessing settings {sorted(unknown)}; valid: {sorted(known)}")
-        return cls(**values)
+        return strict_from_dict(cls, values, "preprocessing")
 
     def with_variant_defaults(self, data_config: dict) -> "PreprocessConfig":
         """Apply a model variant's data defaults (``model.data_config``, e.g. ``evm``)."""

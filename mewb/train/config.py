@@ -6,10 +6,12 @@ the variant and the dataset, so a run can be read back and repeated exactly.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import yaml
+
+from mewb.configs import strict_from_dict
 
 LOSSES = ("ce", "focal")
 SAMPLERS = ("shuffle", "balanced")
@@ -88,11 +90,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown training settings {sorted(unknown)}; valid: {sorted(known)}")
-        return cls(**values)
+        return strict_from_dict(cls, values, "training")
 
     def replace(self, **changes) -> "TrainConfig":
         return replace(self, **changes)
