@@ -10,7 +10,7 @@ The method, step by step (frame ``t``, distance ``k`` frames, default 0.05 s):
    ``x(t-k) + x(t+k) - 2 x(t)``. A micro-expression (onset -> apex -> back to neutral within a
    fraction of a second) gives a peak at its apex; anything that moves steadily over ``2k``
    frames (slow head drift, a lean) cancels out. Each flow field first loses its best-fitting
-   affine motion (:func:`remove_rigid_motion`): in-plane head translation, rotation and scale
+   affine motion (:func:`mewb.data.flow.remove_rigid_motion`): in-plane head translation, rotation and scale
    are an affine field over a near-frontal face, a local expression is not. The residual
    magnitude is averaged in a grid of face cells and the frame's value is the mean of its
    ``top`` strongest cells (:func:`cell_score`): micro-expressions are local (brows, mouth
@@ -106,29 +106,6 @@ class Interval:
 # Flow fields -> per-frame scores
 
 
-def remove_rigid_motion(flow: np.ndarray, *, mask: np.ndarray | None = None, iterations: int = 2) -> np.ndarray:
-    """Subtract the best-fitting affine motion from a flow field: ``(2, H, W) -> (2, H, W)``.
-
-    Least squares over the ``mask`` pixels (default all), refitted ``iterations - 1`` times
-    without the 20% of pixels that fit worst, so a local expression does not tilt the fit. Written
-    here (six parameters by ``np.linalg.lstsq``) because ``cv2.estimateAffine2D`` wants point
-    correspondences and a RANSAC threshold, while a dense field needs neither.
-    """
-    flow = np.asarray(flow, dtype=np.float32)
-    _, h, w = flow.shape
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    design = np.stack([np.ones(h * w, np.float32), xs.ravel() / w, ys.ravel() / h], axis=1)  # (HW, 3)
-    target = flow.reshape(2, -1).T  # (HW, 2)
-    use = np.ones(h * w, bool) if mask is None else np.asarray(mask, bool).ravel()
-    for i in range(max(1, iterations)):
-        coef, *_ = np.linalg.lstsq(design[use], target[use], rcond=None)  # (3, 2)
-        residual = target - design @ coef
-        if i + 1 < iterations:
-            err = np.einsum("ij,ij->i", residual, residual)
-            use = use & (err <= np.quantile(err[use], 0.8))
-    return residual.T.reshape(2, h, w)
-
-
 def cell_mask(shape: tuple[int, int], grid: int, eye_band: tuple[float, float] | None) -> np.ndarray:
     """``(grid, grid)`` bool: the cells used for scoring (False where a cell is mostly in the eye band)."""
     h, _ = shape
@@ -170,7 +147,7 @@ def _grey_stack(frames: np.ndarray) -> np.ndarray:
 
 def _residual(a: np.ndarray, b: np.ndarray, backend: str) -> np.ndarray:
     """Flow ``a -> b`` without its affine part, ``(2, H, W)``."""
-    from mewb.data.flow import compute_flow
+    from mewb.data.flow import compute_flow, remove_rigid_motion
 
     return remove_rigid_motion(compute_flow(a, b, backend))
 

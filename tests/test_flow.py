@@ -17,6 +17,7 @@ import pytest
 from scipy import ndimage
 
 from mewb.data.flow import (
+    remove_rigid_motion,
     FLOW_BACKENDS,
     clip_flow,
     compute_flow,
@@ -215,3 +216,35 @@ def test_tvl1_float_frames_in_0_255_match_uint8_without_outliers():
     as_uint8 = compute_flow(np.rint(a).astype(np.uint8), np.rint(b).astype(np.uint8), "tvl1")
     assert np.abs(as_float).max() < 3.0  # was ~120 px before float frames were rescaled
     assert np.median(as_float[0]) == pytest.approx(np.median(as_uint8[0]), abs=0.05)
+
+
+def test_remove_rigid_motion_keeps_only_the_local_movement():
+    h = w = 48
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    rigid = np.stack([0.7 + 0.01 * (ys - 24), -0.3 - 0.01 * (xs - 24)])  # translation + small rotation
+    local = np.zeros((2, h, w), np.float32)
+    local[1, 30:38, 10:18] = 1.0  # a mouth corner moving down 1 px
+    residual = remove_rigid_motion(rigid + local)
+    assert np.abs(residual[:, 30:38, 10:18] - local[:, 30:38, 10:18]).max() < 0.1
+    outside = np.ones((h, w), bool)
+    outside[30:38, 10:18] = False
+    assert np.abs(residual[:, outside]).max() < 0.05
+
+
+def test_stabilised_clip_flow_drops_a_head_shift_but_keeps_the_expression():
+    rng = np.random.default_rng(3)
+    texture = cv2.GaussianBlur(rng.uniform(0, 255, (64, 64)).astype(np.float32), (0, 0), 2.0)
+    ys, xs = np.mgrid[0:64, 0:64].astype(np.float32)
+    local = np.zeros((64, 64), np.float32)
+    local[40:52, 20:44] = 1.0  # the mouth region moves down 1 px more than the head
+    map_x = xs - 0.8  # the whole head moves right 0.8 px
+    map_y = ys - cv2.GaussianBlur(local, (0, 0), 1.5)
+    moved = cv2.remap(texture, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    clip = np.stack([texture, moved])
+    raw = clip_flow(clip, backend="farneback")
+    steady = clip_flow(clip, backend="farneback", stabilise=True)
+    assert raw[0, 0, 5:35].mean() > 0.5  # the head's shift is in the raw u channel ...
+    assert abs(steady[0, 0, 5:35].mean()) < 0.1  # ... and gone once stabilised
+    mouth = steady[1, 0, 42:50, 24:40].mean()
+    rest = np.abs(steady[1, 0, 5:30]).mean()
+    assert mouth > 0.4 and mouth > 4 * rest  # the expression stays

@@ -10,24 +10,10 @@ from mewb.spotting import (
     SpotConfig,
     find_candidates,
     refine,
-    remove_rigid_motion,
     robust_threshold,
     spot,
 )
 from mewb.synth.nuisance import raised_cosine
-
-
-def test_remove_rigid_motion_keeps_only_the_local_movement():
-    h = w = 48
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    rigid = np.stack([0.7 + 0.01 * (ys - 24), -0.3 - 0.01 * (xs - 24)])  # translation + small rotation
-    local = np.zeros((2, h, w), np.float32)
-    local[1, 30:38, 10:18] = 1.0  # a mouth corner moving down 1 px
-    residual = remove_rigid_motion(rigid + local)
-    assert np.abs(residual[:, 30:38, 10:18] - local[:, 30:38, 10:18]).max() < 0.1
-    outside = np.ones((h, w), bool)
-    outside[30:38, 10:18] = False
-    assert np.abs(residual[:, outside]).max() < 0.05
 
 
 def test_threshold_comes_from_the_quiet_frames_even_when_movements_are_long():

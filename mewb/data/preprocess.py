@@ -16,7 +16,7 @@ needs the real sampling rate), before the span is sampled down to ``T`` frames.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import cv2
 import numpy as np
@@ -47,6 +47,12 @@ class PreprocessConfig:
     flow_mode: str = "onset"  # onset (onset -> each frame) | consecutive | onset_apex (one flow)
     flow_normalise: str = "none"  # none | clip_max | fixed (per clip only, never dataset stats)
     flow_scale: float | None = None  # divisor for flow_normalise="fixed"
+    flow_stabilise: bool = False  # subtract each flow's affine part (head motion), see flow.remove_rigid_motion
+    flow_size: int | None = None  # compute flow on frames this large, then resize it to `size` (None = size)
+
+    def __post_init__(self) -> None:
+        if self.flow_size is not None and self.flow_size < self.size:
+            raise ValueError(f"flow_size ({self.flow_size}) must be at least size ({self.size}), or None")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -115,8 +121,30 @@ def load_frames(sample: Sample, config: PreprocessConfig) -> np.ndarray:
     return pick(clip, config.frames)
 
 
+def resize_flow(flow: np.ndarray, size: int) -> np.ndarray:
+    """``(3, T', h, w)`` flow (u, v, strain) -> ``(3, T', size, size)``, u and v rescaled to the new pixels.
+
+    Area averaging, so sub-pixel motion measured at the larger size survives as a smaller,
+    smooth displacement instead of being lost to the flow solver's noise at the small size.
+    Strain is a ratio of displacements to distances and keeps its scale.
+    """
+    channels, steps, height, width = flow.shape
+    if (height, width) == (size, size):
+        return flow
+    out = np.empty((channels, steps, size, size), np.float32)
+    for c in range(channels):
+        for t in range(steps):
+            out[c, t] = cv2.resize(flow[c, t], (size, size), interpolation=cv2.INTER_AREA)
+    out[0] *= size / width
+    out[1] *= size / height
+    return out
+
+
 def flow_from_frames(clip: np.ndarray, config: PreprocessConfig) -> np.ndarray:
-    """Optical flow of a face clip ``(T, H, W, 3)`` uint8 -> ``(3, T', H, W)`` float32 (u, v, strain)."""
+    """Optical flow of a face clip ``(T, H, W, 3)`` uint8 -> ``(3, T', H, W)`` float32 (u, v, strain).
+
+    The flow keeps the clip's size; :func:`preprocess_sample` resizes it when ``flow_size`` is set.
+    """
     from mewb.data.flow import clip_flow
 
     grey = _grey(clip)
@@ -130,7 +158,8 @@ def flow_from_frames(clip: np.ndarray, config: PreprocessConfig) -> np.ndarray:
     if len(grey) < 2:
         raise ValueError(f"flow needs at least 2 frames, the clip has {len(grey)}")
     return clip_flow(
-        grey, backend=config.flow_backend, mode=mode, normalise=config.flow_normalise, scale=config.flow_scale
+        grey, backend=config.flow_backend, mode=mode, normalise=config.flow_normalise, scale=config.flow_scale,
+        stabilise=config.flow_stabilise,
     )
 
 
@@ -177,8 +206,17 @@ def preprocess_sample(
                 **frames_settings,
                 **{k: getattr(config, k) for k in ("flow_backend", "flow_mode", "flow_normalise", "flow_scale")},
             }
+            if config.flow_stabilise:  # only when on, so cache keys of earlier runs stay valid
+                flow_settings["flow_stabilise"] = True
+            large = config.flow_size is not None and config.flow_size != config.size
+            if large:  # flow on larger frames, resized down: a separate frames entry and cache key
+                flow_config = replace(config, size=config.flow_size)
+                flow_settings = {**flow_settings, "flow_size": config.flow_size}
 
             def build_flow() -> np.ndarray:
+                if large:
+                    source = load_frames(sample, flow_config)
+                    return resize_flow(flow_from_frames(source, flow_config), config.size)
                 source = clip if clip is not None else cached("frames", frames_settings, lambda: load_frames(sample, config))
                 return flow_from_frames(source, config)
 
