@@ -65,6 +65,21 @@ def test_onset_apex_mode_gives_one_flow(sample):
     assert item["frames"].shape == (3, 2, 32, 32) and item["flow"].shape == (3, 1, 32, 32)
 
 
+def test_flow_computed_larger_is_resized_with_its_pixels(sample, tmp_path):
+    small = PreprocessConfig(frames=2, size=24, sampling="onset_apex", flow_mode="onset_apex", flow_backend="farneback")
+    large = PreprocessConfig(**{**small.to_dict(), "flow_size": 48})
+    native = preprocess_sample(sample, PreprocessConfig(**{**small.to_dict(), "size": 48}), ("flow",))["flow"]
+    cache = PreprocessCache(tmp_path / "cache")
+    both = preprocess_sample(sample, large, ("frames", "flow"), cache=cache)
+    assert both["frames"].shape == (2, 24, 24, 3) and both["flow"].shape == (3, 1, 24, 24)
+    # The blob moved ~1.5 px at 48 px, so ~0.75 px in 24-px units; the mean over the face is kept.
+    np.testing.assert_allclose(both["flow"][0].mean(), native[0].mean() / 2, rtol=0.05)
+    direct = preprocess_sample(sample, small, ("flow",), cache=cache)["flow"]
+    assert not np.allclose(direct, both["flow"])  # its own cache entry, not the 24-px flow
+    with pytest.raises(ValueError, match="flow_size"):
+        PreprocessConfig(size=48, flow_size=32)
+
+
 def test_cache_serves_identical_arrays_without_reading_frames(sample, tmp_path, monkeypatch):
     cache = PreprocessCache(tmp_path / "cache")
     config = PreprocessConfig(frames=4, size=32, flow_backend="farneback")

@@ -209,3 +209,23 @@ def test_cli_loso_on_a_tiny_synthme_dataset(tmp_path):
     assert result.metrics["pooled"]["n"] == 6 and result.config["dataset"]["name"] == "synth"
     assert main(args) == 2  # exists: one clear error line, no traceback
     assert main(args[:-3] + ["--out", str(tmp_path / "run"), "--resume", "--no-progress"]) == 0
+
+
+def test_cli_layers_a_config_file_under_the_preprocessing_flags(tmp_path):
+    import argparse
+
+    from mewb.train.command import add_run_arguments, resolve_configs
+
+    config = tmp_path / "c.yaml"
+    config.write_text("variant: dual\npreprocess: {size: 40, flow_backend: tvl1, frames: 2}\ntrain: {epochs: 3}\n")
+    parser = argparse.ArgumentParser()
+    add_run_arguments(parser)
+    args = parser.parse_args(["--out", str(tmp_path / "run"), "--config", str(config), "--size", "32",
+                              "--sampling", "onset_apex", "--flow-mode", "onset_apex", "--flow-size", "64",
+                              "--stabilise", "--flow-backend", "farneback"])
+    variant, train, pre, _ = resolve_configs(args)
+    assert variant == "dual" and train.epochs == 3 and pre.frames == 2
+    assert (pre.size, pre.flow_size, pre.flow_stabilise, pre.flow_backend) == (32, 64, True, "farneback")
+    assert pre.sampling == pre.flow_mode == "onset_apex"
+    plain = parser.parse_args(["--out", str(tmp_path / "run")])
+    assert resolve_configs(plain)[2] == PreprocessConfig()  # flags not given leave the defaults alone

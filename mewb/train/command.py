@@ -17,7 +17,8 @@ from mewb.train.config import TrainConfig, load_yaml
 # CLI flag -> TrainConfig field (flags default to None = "not given")
 TRAIN_FLAGS = {"epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "device": "device", "seed": "seed",
                "num_workers": "num_workers", "loss": "loss", "sampler": "sampler", "selection": "selection"}
-PREPROCESS_FLAGS = {"frames": "frames", "size": "size", "flow_backend": "flow_backend"}
+PREPROCESS_FLAGS = {"frames": "frames", "size": "size", "sampling": "sampling", "flow_backend": "flow_backend",
+                    "flow_mode": "flow_mode", "flow_size": "flow_size", "stabilise": "flow_stabilise"}
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
@@ -40,7 +41,13 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="choose the epoch on the TEST subject (inflated numbers; recorded as 'test-selected (leaky)')")
     p.add_argument("--frames", type=int, default=None, help="clip length T")
     p.add_argument("--size", type=int, default=None, help="face crop side in pixels")
+    p.add_argument("--sampling", default=None, help="frames entering a clip: uniform | interpolate | apex_window | onset_apex")
     p.add_argument("--flow-backend", default=None, help="optical flow backend (tvl1, farneback, dis, liteflownet)")
+    p.add_argument("--flow-mode", default=None, help="onset | consecutive | onset_apex (one onset->apex flow)")
+    p.add_argument("--flow-size", type=int, default=None,
+                   help="compute flow on frames this large, then area-resize it to --size (keeps sub-pixel motion)")
+    p.add_argument("--stabilise", action="store_true", default=None,
+                   help="subtract each flow field's affine part (head translation, rotation, scale)")
     p.add_argument("--cache", default=None, help="preprocessing cache folder (default $MEWB_CACHE or ~/.cache/mewb)")
     p.add_argument("--executor", choices=["inprocess", "process", "dask"], default="inprocess",
                    help="where folds run (default: here, one after another)")
