@@ -35,17 +35,23 @@ from mewb.models.complexity import REFERENCE, count_flops, count_parameters, exa
 class BenchConfig:
     """What to measure. ``quick()`` is the CI smoke setting (about a minute)."""
 
-    sizes: tuple[tuple[int, int], ...] = ((16, 112), (2, 48))  # (T, H=W): the paper's input, the demo's (onset, apex)
+    sizes: tuple[tuple[int, int], ...] = ((16, 112), (2, 32))  # (T, H=W): the paper's input, the demo's (onset, apex)
     batch: int = 8  # demo batch size for throughput
     repeats: int = 5  # timed rounds (median), after one warm-up; each round times every model once
     devices: tuple[str, ...] = ("cpu", "cuda")  # cuda is skipped when unavailable
     pipeline: bool = True  # flow, EVM, cache figures
     synth_subjects: int = 4  # SynthME set for the preprocessing pass
     synth_clips: int = 6
+    demo_folds: bool = True  # one LOSO fold of each demo variant with the demo's settings (quick: the quick report's)
+    reports_dir: str = "reports"  # where the last `make demo` report's stage timings are read from
 
     @classmethod
     def quick(cls) -> "BenchConfig":
-        return cls(sizes=((2, 48),), batch=4, repeats=3, synth_subjects=2, synth_clips=3)
+        return cls(sizes=((2, 32),), batch=4, repeats=3, synth_subjects=2, synth_clips=3)
+
+    @property
+    def is_quick(self) -> bool:
+        return self == BenchConfig.quick()
 
 
 def _seconds(fn: Callable[[], object], device: torch.device) -> float:
@@ -214,6 +220,63 @@ def synth_preprocessing(config: BenchConfig) -> dict:
     return {"clips": len(samples), "cold_s": cold, "warm_s": warm, "speedup": cold / warm, "config": preprocess.to_dict()}
 
 
+def demo_folds(config: BenchConfig, *, progress: bool = True) -> dict:
+    """`make demo`'s stages measured directly: SynthME generation, preprocessing (cold cache), and
+    one LOSO fold (the first subject) of every demo variant, with the report's own settings.
+
+    A full LOSO run is about ``subjects`` times one fold (every fold trains on as many clips), so
+    ``projected_loso_s`` is that product; the report's real durations are in :func:`last_demo_timings`.
+    """
+    from mewb.data.readers import read_dataset
+    from mewb.reports.driver import DEMO_VARIANTS, QUICK_VARIANTS, ReportSettings
+    from mewb.synth import SynthConfig, generate_dataset
+    from mewb.train.loso import clip_dataset, load_run, run_loso
+
+    quick = config.is_quick
+    settings = ReportSettings.quick() if quick else ReportSettings()
+    variants = QUICK_VARIANTS if quick else DEMO_VARIANTS
+    out: dict = {"settings": "quick report" if quick else "demo report", "variants": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        root = generate_dataset(Path(tmp) / "synth", SynthConfig(**settings.synth))
+        out["generation_s"] = time.perf_counter() - start
+        samples, _report = read_dataset("synth", root)
+        subjects = sorted({s.subject for s in samples})
+        out["clips"], out["subjects"] = len(samples), len(subjects)
+        cache = str(Path(tmp) / "cache")
+        for variant in variants:
+            from mewb.models import create_model
+
+            data = create_model(variant).data_config
+            preprocess = settings.preprocess_config().with_variant_defaults(data)
+            start = time.perf_counter()
+            clip_dataset(samples, preprocess, data["modalities"], cache).warm(progress=False)
+            prepared = time.perf_counter() - start  # 0 when an earlier variant already cached the same arrays
+            run_dir = Path(tmp) / f"run-{variant}"
+            train = settings.train_config().replace(device="cpu")
+            run_loso(samples, variant=variant, train_config=train, preprocess_config=settings.preprocess_config(),
+                     out=run_dir, folds=[subjects[0]], dataset_name="synth", cache_root=cache, progress=False)
+            fold = json.loads(next(run_dir.glob("folds/*/*/fold.json")).read_text())
+            pooled = load_run(run_dir).metrics["pooled"]
+            out["variants"][variant] = {"preprocess_s": prepared, "fold_s": fold["seconds"],
+                                        "projected_loso_s": fold["seconds"] * len(subjects),
+                                        "fold_uf1": pooled["uf1"], "epochs": train.epochs}
+            if progress:
+                print(f"  one fold of {variant}: {fold['seconds']:.1f} s (preprocessing {prepared:.1f} s)", flush=True)
+    return out
+
+
+def last_demo_timings(reports_dir: str | Path) -> dict | None:
+    """Stage durations of the newest full (not ``--quick``) report under ``reports_dir``, or None."""
+    from mewb.reports.index import list_reports
+
+    for report in list_reports(reports_dir):
+        if report.get("timings") and not report.get("quick"):
+            return {"report": str(Path(reports_dir) / report["folder"]), "created": report.get("created"),
+                    **report["timings"]}
+    return None
+
+
 def environment_record() -> dict:
     """Machine, threads and versions, stored with every benchmark."""
     import importlib.metadata
@@ -257,6 +320,11 @@ def run_benchmarks(config: BenchConfig, *, progress: bool = True) -> dict:
         result["evm_ms_per_frame"] = {"size": size, **evm_ms_per_frame(size=size, repeats=repeats)}
         result["cache_cold_warm"] = cache_cold_warm(size=size, clips=2 if config.repeats < 3 else 4)
         result["synth_preprocessing"] = synth_preprocessing(config)
+    if config.demo_folds:
+        if progress:
+            print("demo: generation, preprocessing, one LOSO fold per variant", flush=True)
+        result["demo_folds"] = demo_folds(config, progress=progress)
+    result["last_demo"] = last_demo_timings(config.reports_dir)
     return result
 
 
@@ -301,6 +369,23 @@ def format_markdown(result: dict) -> str:
             f"SynthME preprocessing ({synth['clips']} clips, EVM + {synth['config']['flow_backend']} flow): "
             f"cold {synth['cold_s']:.2f} s, warm {synth['warm_s']:.3f} s, {synth['speedup']:.0f}x",
         ]
+    if "demo_folds" in result:
+        demo = result["demo_folds"]
+        lines += [
+            "",
+            f"## One LOSO fold per variant ({demo['settings']} settings, {demo['clips']} clips, {demo['subjects']} subjects)",
+            "",
+            f"SynthME generation {demo['generation_s']:.1f} s.",
+            "",
+            "| variant | preprocessing s (cold) | one fold s | projected LOSO s | epochs |",
+            "| --- | ---: | ---: | ---: | ---: |",
+        ]
+        for name, v in demo["variants"].items():
+            lines.append(f"| {name} | {v['preprocess_s']:.1f} | {v['fold_s']:.1f} | {v['projected_loso_s']:.0f} | {v['epochs']} |")
+    last = result.get("last_demo")
+    if last:
+        stages = ", ".join(f"{k[:-2].replace('_', ' ')} {v:.0f} s" for k, v in last.items() if k.endswith("_s"))
+        lines += ["", "## The last `make demo`", "", f"{last['report']} ({last['created']}): {stages}"]
     return "\n".join(lines) + "\n"
 
 

@@ -86,3 +86,24 @@ def test_quick_benchmark_runs_end_to_end(tmp_path):
     assert {r["model"] for r in result["models"]} >= {"r3d18", "full"}
     assert result["synth_preprocessing"]["speedup"] > 1
     assert set(result["flow_ms_per_pair"]) >= {"tvl1", "farneback", "dis"}
+    folds = result["demo_folds"]["variants"]
+    assert set(folds) == {"flow_only", "full"} and all(v["fold_s"] > 0 for v in folds.values())
+    assert "## One LOSO fold per variant" in (tmp_path / "b" / "bench.md").read_text()
+
+
+def test_last_demo_timings_come_from_the_newest_full_report(tmp_path):
+    from mewb.bench import last_demo_timings
+
+    def report(name, created, quick, timings):
+        (tmp_path / name).mkdir()
+        meta = {"created": created, "quick": quick, "timings": timings}
+        (tmp_path / name / "report.json").write_text(json.dumps(meta))
+
+    assert last_demo_timings(tmp_path) is None
+    report("a", "2026-01-01T00:00:00+00:00", False, {"training_s": 300.0, "total_s": 400.0})
+    report("b", "2026-02-01T00:00:00+00:00", True, {"training_s": 5.0, "total_s": 9.0})  # quick: not the demo
+    last = last_demo_timings(tmp_path)
+    assert last["report"].endswith("a") and last["total_s"] == 400.0
+    result = {"started": "now", "config": {}, "models": add_ratios([_row("r3d18")]), "last_demo": last,
+              "environment": {"processor": "x86_64", "threads": 2, "cuda": None, "versions": {"torch": "2.13.0"}}}
+    assert "training 300 s, total 400 s" in format_markdown(result)

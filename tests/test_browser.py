@@ -10,6 +10,7 @@ tests never download a browser and skip, saying why, when none is installed.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -128,6 +129,9 @@ def test_quick_report_end_to_end(tmp_path):
     pages = sorted(p.name for p in out.glob("*.html"))
     assert pages == ["01-micro-expressions-tour.html", "10-train-dual.html", "10-train-flow_only.html",
                      "20-ablation-report.html", "index.html"]
+    timings = json.loads((out / "report.json").read_text())["timings"]
+    assert set(timings) == {"generation_s", "tour_s", "training_s", "ablation_report_s", "html_export_s", "total_s"}
+    assert timings["total_s"] >= timings["training_s"] + timings["tour_s"] + timings["ablation_report_s"] > 0
     again = subprocess.run([sys.executable, "-m", "mewb.cli", "report", "--quick", "--out", str(out),
                             "--root", str(tmp_path / "synth")], env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 2 and "already exists" in again.stderr  # never overwritten silently

@@ -50,10 +50,10 @@ class ReportSettings:
     # SynthME, generated when the dataset folder is absent (mewb.synth.SynthConfig fields)
     synth: dict = field(default_factory=dict)  # defaults: 8 subjects x 12 clips, 64 px
     # Training (10-train-variant parameters)
-    # Measured on the default SynthME (8 subjects x 12 clips, 2-core CPU), `full`, 12 epochs:
-    # onset -> apex frames at 32 px with a stabilised Farneback flow computed at 64 px: UF1 0.94 in
-    # 132 s; the same at 48 px: 0.92 in 211 s; unstabilised TV-L1 at 48 px: 0.61 (16 epochs).
-    epochs: int = 12  # fixed budget per fold
+    # Measured on the default SynthME (8 subjects x 12 clips, 2-core CPU), `full` LOSO: onset -> apex
+    # frames at 32 px with a stabilised Farneback flow computed at 64 px: UF1 0.94 after 8 epochs
+    # (85 s) and after 12 (132 s); at 48 px 0.92 (12 epochs, 211 s); TV-L1 at 48 px, unstabilised: 0.61.
+    epochs: int = 8  # fixed budget per fold
     batch_size: int = 8
     lr: float = 1e-3  # AdamW peak rate
     frames: int = 2  # clip length T: onset and apex
@@ -69,6 +69,20 @@ class ReportSettings:
     explain: bool = True  # UMAP, saliency gallery and localisation scores (slower)
     clips_per_class: int = 2  # saliency gallery size per class
     localisation_clips: int = 1  # test clips per subject and variant scored for localisation
+
+    def preprocess_config(self):
+        """The ``PreprocessConfig`` the ``10-train-variant`` notebook builds from these settings."""
+        from mewb.data.preprocess import PreprocessConfig
+
+        return PreprocessConfig(frames=self.frames, size=self.size, sampling=self.sampling, flow_mode=self.flow_mode,
+                                flow_backend=self.flow_backend, flow_size=self.flow_size or None,
+                                flow_stabilise=self.flow_stabilise)
+
+    def train_config(self):
+        """The ``TrainConfig`` the ``10-train-variant`` notebook builds from these settings."""
+        from mewb.train.config import TrainConfig
+
+        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=self.seed, device=self.device)
 
     @classmethod
     def quick(cls) -> "ReportSettings":
@@ -171,18 +185,22 @@ def build_report(
     out = Path(out) if out is not None else Path(reports_dir) / default_report_name(dataset, quick)
     out = prepare_report_dir(out, overwrite=overwrite).resolve()
     root = Path(root).resolve()
+    started_all = time.perf_counter()
+    timings: dict[str, float] = {}  # seconds per `make demo` stage, kept in report.json (mewb bench reads them)
     if dataset == "synth":
+        started = time.perf_counter()
         ensure_synth(root, settings, say)
+        timings["generation_s"] = time.perf_counter() - started
     elif not root.is_dir():
         raise FileNotFoundError(f"dataset folder not found: {root}")
 
     runs_dir = out / "runs"
     meta = {"dataset": dataset, "data root": str(root), "variants": variants, "quick": quick,
             "command": " ".join(sys.argv) if sys.argv and sys.argv[0].endswith("mewb") else "build_report()",
-            **_provenance()}
+            **_provenance(), "timings": timings}
     entries: list[ReportEntry] = []
 
-    def run(name: str, stem: str, title: str, description: str, parameters: dict) -> None:
+    def run(name: str, stem: str, title: str, description: str, parameters: dict, stage: str) -> None:
         ipynb, html = out / f"{stem}.ipynb", out / f"{stem}.html"
         say(f"running {name}.ipynb -> {ipynb.name} ({', '.join(f'{k}={v}' for k, v in parameters.items() if k in _SHOWN)})")
         entry = ReportEntry(title, None, ipynb.name, description, parameters)
@@ -196,12 +214,15 @@ def build_report(
             write_index(out, entries, _ablation_html(runs_dir, variants), title=_title(dataset, quick), meta=meta)
             raise
         entry.duration_s = time.perf_counter() - started
+        timings[stage] = timings.get(stage, 0.0) + entry.duration_s
+        started = time.perf_counter()
         export_html(ipynb, html)
+        timings["html_export_s"] = timings.get("html_export_s", 0.0) + time.perf_counter() - started
         entry.html = html.name
 
     if tour:
         run(TOUR, TOUR, "A tour of micro-expressions", "what a micro-expression is, flow, strain, EVM, LOSO",
-            {"seed": settings.seed})
+            {"seed": settings.seed}, "tour_s")
     train_params = dict(dataset=dataset, data_root=str(root), runs_dir=str(runs_dir), epochs=settings.epochs,
                         batch_size=settings.batch_size, seed=settings.seed, device=settings.device,
                         lr=settings.lr, frames=settings.frames, size=settings.size, sampling=settings.sampling,
@@ -210,11 +231,13 @@ def build_report(
                         cache_dir=str(cache_dir or ""))
     for variant in variants:
         run(TRAIN, f"10-train-{variant}", f"Training: {variant}", "learning curves, per-fold scores, confusion matrix",
-            {**train_params, "variant": variant, "run_name": variant})
+            {**train_params, "variant": variant, "run_name": variant}, "training_s")
     run(ABLATION, ABLATION, "Ablation report", "ablation table, confusion matrices, errors, features, saliency, provenance",
         dict(runs_dir=str(runs_dir), runs=",".join(variants), data_root=str(root), explain=settings.explain,
              clips_per_class=settings.clips_per_class, localisation_clips=settings.localisation_clips,
-             cache_dir=str(cache_dir or "")))
+             cache_dir=str(cache_dir or "")), "ablation_report_s")
+    timings["total_s"] = time.perf_counter() - started_all
+    timings.update({k: round(v, 1) for k, v in timings.items()})
     index = write_index(out, entries, _ablation_html(runs_dir, variants), title=_title(dataset, quick), meta=meta)
     say(f"report: {index}")
     return index
