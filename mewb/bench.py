@@ -224,8 +224,9 @@ def demo_folds(config: BenchConfig, *, progress: bool = True) -> dict:
     """`make demo`'s stages measured directly: SynthME generation, preprocessing (cold cache), and
     one LOSO fold (the first subject) of every demo variant, with the report's own settings.
 
-    A full LOSO run is about ``subjects`` times one fold (every fold trains on as many clips), so
-    ``projected_loso_s`` is that product; the report's real durations are in :func:`last_demo_timings`.
+    Each fold runs in this process with the demo's threads per fold; the demo runs ``workers`` such
+    folds at once, so a LOSO run takes about ``ceil(subjects / workers)`` fold times
+    (``projected_loso_s``). The report's real durations are in :func:`last_demo_timings`.
     """
     from mewb.data.readers import read_dataset
     from mewb.reports.driver import DEMO_VARIANTS, QUICK_VARIANTS, ReportSettings
@@ -235,7 +236,9 @@ def demo_folds(config: BenchConfig, *, progress: bool = True) -> dict:
     quick = config.is_quick
     settings = ReportSettings.quick() if quick else ReportSettings()
     variants = QUICK_VARIANTS if quick else DEMO_VARIANTS
-    out: dict = {"settings": "quick report" if quick else "demo report", "variants": {}}
+    executor, workers, threads = settings.execution()
+    out: dict = {"settings": "quick report" if quick else "demo report", "executor": executor, "workers": workers,
+                 "threads_per_fold": threads, "variants": {}}
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         root = generate_dataset(Path(tmp) / "synth", SynthConfig(**settings.synth))
@@ -259,7 +262,7 @@ def demo_folds(config: BenchConfig, *, progress: bool = True) -> dict:
             fold = json.loads(next(run_dir.glob("folds/*/*/fold.json")).read_text())
             pooled = load_run(run_dir).metrics["pooled"]
             out["variants"][variant] = {"preprocess_s": prepared, "fold_s": fold["seconds"],
-                                        "projected_loso_s": fold["seconds"] * len(subjects),
+                                        "projected_loso_s": fold["seconds"] * -(-len(subjects) // workers),
                                         "fold_uf1": pooled["uf1"], "epochs": train.epochs}
             if progress:
                 print(f"  one fold of {variant}: {fold['seconds']:.1f} s (preprocessing {prepared:.1f} s)", flush=True)
@@ -374,6 +377,9 @@ def format_markdown(result: dict) -> str:
         lines += [
             "",
             f"## One LOSO fold per variant ({demo['settings']} settings, {demo['clips']} clips, {demo['subjects']} subjects)",
+            "",
+            f"Each fold on {demo['threads_per_fold']} thread(s); the demo runs {demo['workers']} folds at once "
+            f"({demo['executor']} executor), hence the projection.",
             "",
             f"SynthME generation {demo['generation_s']:.1f} s.",
             "",
