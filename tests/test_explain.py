@@ -263,3 +263,17 @@ def test_time_methods_reports_a_median_per_method():
     table = time_methods(TinyConvDual(), clip(), methods=("saliency", "attention"), repeats=2, warmup=0)
     assert list(table.method) == ["saliency"]  # no CASANet, no attention row
     assert (table.median_s > 0).all() and (table.min_s <= table.median_s).all() and (table.repeats == 2).all()
+
+
+def test_default_cam_layer_is_the_deepest_stage_that_still_has_a_spatial_map():
+    from mewb.explain.adapter import prepare, resolve_layer
+    from mewb.models import create_model
+
+    adapter = prepare(create_model("dual").eval())
+    trunk = adapter.model.trunk
+    small = (torch.randn(1, 3, 2, 32, 32), torch.randn(1, 3, 1, 32, 32))  # stage 4 is 2x2 here
+    large = (torch.randn(1, 3, 2, 128, 128), torch.randn(1, 3, 1, 128, 128))  # stage 4 is 4x4
+    assert resolve_layer(adapter, None) is trunk[-1]
+    assert resolve_layer(adapter, None, large) is trunk[-1]
+    chosen = resolve_layer(adapter, None, small)
+    assert chosen is not trunk[-1] and chosen in list(trunk)

@@ -61,6 +61,13 @@ def test_random_baseline_is_near_the_area_share(region):
     assert np.array_equal(maps, random_maps((T, S, S), n=3, seed=1))
 
 
+def test_random_peaks_fall_anywhere_so_a_central_region_is_hit_by_its_area_share():
+    region = np.zeros((2, 32, 32), bool)
+    region[:, 12:22, 10:22] = True  # a mouth-sized patch in the middle: 11.7% of the voxels
+    hits = np.mean([pointing_game(m, region) for m in random_maps(region.shape, n=400, seed=0)])
+    assert hits == pytest.approx(area_share(region), abs=0.05)
+
+
 def test_region_volume_kinds():
     motion = np.zeros((T, S, S), np.float32)
     motion[2, 4:8, 4:8] = 1.0

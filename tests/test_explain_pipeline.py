@@ -189,6 +189,21 @@ def test_robustness_table_has_a_clean_row_and_one_per_condition(synth):
     assert table.accuracy.between(0, 1).all()
 
 
+def test_perturbed_flow_is_computed_the_way_the_run_computed_it(synth):
+    from mewb.explain.evaluate import clip_inputs
+    from mewb.explain.robustness import perturbed_inputs
+
+    _, samples = synth
+    config = PreprocessConfig(frames=2, size=16, sampling="onset_apex", flow_mode="onset_apex",
+                              flow_backend="farneback", flow_size=32, flow_stabilise=True)
+    clean = clip_inputs(samples[0], config, ("flow",))["flow"]
+    # A uniform brightness step on both frames leaves the motion alone: the recomputed flow must
+    # match the run's own (computed at 32 px, stabilised, resized to 16), not a 16-px flow.
+    shifted = perturbed_inputs(samples[0], config, ("flow",), "brightness", 1)["flow"]
+    assert shifted.shape == clean.shape == (1, 3, 1, 16, 16)
+    assert torch.allclose(shifted, clean, atol=0.05)
+
+
 @pytest.mark.slow
 def test_umap_is_reproducible_with_a_fixed_seed():
     from mewb.explain import project_2d, umap_2d

@@ -163,6 +163,21 @@ def flow_from_frames(clip: np.ndarray, config: PreprocessConfig) -> np.ndarray:
     )
 
 
+def flow_frames_config(config: PreprocessConfig) -> PreprocessConfig:
+    """The settings of the frames flow is computed on: ``config`` with ``size = flow_size`` when set."""
+    if config.flow_size is None or config.flow_size == config.size:
+        return config
+    return replace(config, size=config.flow_size)
+
+
+def flow_at_model_size(clip: np.ndarray, config: PreprocessConfig) -> np.ndarray:
+    """Flow ``(3, T', size, size)`` of a clip loaded with :func:`flow_frames_config` settings.
+
+    The one path from frames to the flow a model sees: computed at ``flow_size``, then resized.
+    """
+    return resize_flow(flow_from_frames(clip, flow_frames_config(config)), config.size)
+
+
 def flow_image_to_flow(image: np.ndarray) -> np.ndarray:
     """A precomputed flow image ``(1, H, W, 3)`` uint8 -> ``(3, 1, H, W)`` float32.
 
@@ -208,15 +223,13 @@ def preprocess_sample(
             }
             if config.flow_stabilise:  # only when on, so cache keys of earlier runs stay valid
                 flow_settings["flow_stabilise"] = True
-            large = config.flow_size is not None and config.flow_size != config.size
-            if large:  # flow on larger frames, resized down: a separate frames entry and cache key
-                flow_config = replace(config, size=config.flow_size)
+            flow_config = flow_frames_config(config)
+            if flow_config is not config:  # flow on larger frames, resized down: its own cache key
                 flow_settings = {**flow_settings, "flow_size": config.flow_size}
 
             def build_flow() -> np.ndarray:
-                if large:
-                    source = load_frames(sample, flow_config)
-                    return resize_flow(flow_from_frames(source, flow_config), config.size)
+                if flow_config is not config:
+                    return flow_at_model_size(load_frames(sample, flow_config), config)
                 source = clip if clip is not None else cached("frames", frames_settings, lambda: load_frames(sample, config))
                 return flow_from_frames(source, config)
 

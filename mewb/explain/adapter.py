@@ -67,17 +67,37 @@ def prepare(model: nn.Module) -> PositionalModel:
     return adapter
 
 
-def resolve_layer(model: nn.Module, layer: str | nn.Module | None) -> nn.Module:
+MIN_CAM_SIDE = 4  # a class-activation map needs at least this many cells per side to localise anything
+
+
+def resolve_layer(model: nn.Module, layer: str | nn.Module | None, inputs: tuple[torch.Tensor, ...] | None = None,
+                  *, min_side: int = MIN_CAM_SIDE) -> nn.Module:
     """A layer of ``model`` by dotted name relative to the mewb model (``"trunk.2"``, ``"streams.flow.2"``).
 
     ``None`` picks the last stage (``trunk[-1]``, stage 4: the last 3D convolutional layer before
-    pooling, where Grad-CAM is usually taken). A module is returned unchanged.
+    pooling, where Grad-CAM is usually taken). Given the ``inputs``, ``None`` picks the deepest
+    stage after fusion whose output is at least ``min_side`` cells high and wide: at the demo's
+    32 px, stage 4 is 2x2 and upsamples to a featureless blob (Grad-CAM then scored exactly the
+    region's area share on SynthME), stage 3 is 4x4. A module is returned unchanged.
     """
     base = model.model if isinstance(model, PositionalModel) else model
     if isinstance(layer, nn.Module):
         return layer
     if layer is None:
-        return base.trunk[-1] if len(base.trunk) else list(base.streams.values())[0][-1]
+        candidates = list(base.trunk) if len(base.trunk) else [list(base.streams.values())[0][-1]]
+        if inputs is not None and len(candidates) > 1:
+            sides: dict[int, int] = {}
+            hooks = [m.register_forward_hook(lambda mod, _i, out, key=i: sides.__setitem__(key, min(out.shape[-2:])))
+                     for i, m in enumerate(candidates)]
+            try:
+                with torch.no_grad():
+                    model(*inputs)
+            finally:
+                for hook in hooks:
+                    hook.remove()
+            wide = [i for i in sides if sides[i] >= min_side]
+            return candidates[max(wide)] if wide else candidates[0]
+        return candidates[-1]
     try:
         return base.get_submodule(layer)
     except AttributeError:

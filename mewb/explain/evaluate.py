@@ -155,12 +155,15 @@ def score_fold_models(
                 todo.append((key, s))
     rows = []
     current, adapter = None, None
-    for key, sample in tqdm(todo, desc=f"explain {variant}", unit="clip", disable=not progress):
+    base_seed = score_options.pop("seed", 0)
+    for index, (key, sample) in enumerate(tqdm(todo, desc=f"explain {variant}", unit="clip", disable=not progress)):
         if key != current:
             adapter, current = prepare(fold_models[key]), key
         inputs = clip_inputs(sample, config, adapter.modalities, cache)
         gt = ground_truth(sample, config, size=tuple(next(iter(inputs.values())).shape[3:]))
-        for row in score_clip(adapter, inputs, gt, **score_options):
+        # Each clip its own random maps and deletion orders (the same for every variant and method):
+        # one seed for all would score every clip against the same 20 random peaks.
+        for row in score_clip(adapter, inputs, gt, seed=base_seed + 1000 * index, **score_options):
             rows.append(
                 {"variant": variant, "fold": key, "subject": sample.subject, "clip": sample.clip, "label": sample.label, **row}
             )

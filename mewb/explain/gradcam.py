@@ -3,7 +3,8 @@
 ``LayerGradCam`` weights the layer's channels by their gradient averaged over ``(T', H', W')``
 and keeps the positive part; the ``(N, 1, T', H', W')`` map is upsampled trilinearly to each
 input's ``(T_m, H, W)`` with ``LayerAttribution.interpolate(..., "trilinear")``. The default
-layer is the last stage (``trunk[-1]``); any layer is named by its dotted path, e.g.
+layer is the deepest stage after fusion whose map is at least 4x4 (stage 4 from 112 px, stage 3 at
+the demo's 32 px; see ``resolve_layer``); any layer is named by its dotted path, e.g.
 ``"trunk.0"`` (stage 3, twice the resolution) or ``"streams.flow.2"`` (stage 2 of the flow stream).
 """
 
@@ -20,7 +21,7 @@ def layer_gradcam(
     adapter: PositionalModel, inputs: tuple[torch.Tensor, ...], target: torch.Tensor, layer=None, relu: bool = True
 ) -> torch.Tensor:
     """The layer map ``(N, 1, T', H', W')`` before upsampling."""
-    return LayerGradCam(adapter, resolve_layer(adapter, layer)).attribute(
+    return LayerGradCam(adapter, resolve_layer(adapter, layer, inputs)).attribute(
         inputs, target=target, relu_attributions=relu
     )
 
@@ -36,7 +37,7 @@ def gradcam(
     inputs: tuple[torch.Tensor, ...],
     target: torch.Tensor,
     *,
-    layer: str | None = None,  # dotted layer name; None = the last stage
+    layer: str | None = None,  # dotted layer name; None = the deepest stage after fusion at least 4x4 (adapter.resolve_layer)
     relu: bool = True,  # keep only positive evidence (Grad-CAM's ReLU)
 ) -> Attribution:
     """Maps ``(N, 1, T_m, H, W)`` per input (one layer map, resampled)."""

@@ -21,12 +21,12 @@ def guided_gradcam(
     inputs: tuple[torch.Tensor, ...],
     target: torch.Tensor,
     *,
-    layer: str | None = None,  # dotted layer name; None = the last stage
+    layer: str | None = None,  # dotted layer name; None = the deepest stage after fusion at least 4x4 (adapter.resolve_layer)
 ) -> Attribution:
     """Maps ``(N, C, T_m, H, W)`` per input."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU")  # expected, and removed after
-        attributions = GuidedGradCam(adapter, resolve_layer(adapter, layer)).attribute(
+        attributions = GuidedGradCam(adapter, resolve_layer(adapter, layer, inputs)).attribute(
             inputs, target=target, interpolate_mode="trilinear"
         )
     return Attribution("guided_gradcam", adapter.as_dict(attributions), target, options={"layer": layer})

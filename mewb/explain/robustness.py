@@ -31,7 +31,13 @@ import pandas as pd
 import torch
 from torch import nn
 
-from mewb.data.preprocess import PreprocessConfig, flow_from_frames, frames_to_tensor_array, preprocess_sample
+from mewb.data.preprocess import (
+    PreprocessConfig,
+    flow_at_model_size,
+    flow_frames_config,
+    frames_to_tensor_array,
+    preprocess_sample,
+)
 from mewb.data.sample import Sample
 from mewb.registry import Registry
 
@@ -119,7 +125,8 @@ def perturbed_inputs(
     """Model inputs of a perturbed sample: ``{"frames": (1, 3, T, H, W), "flow": (1, 3, T', H, W)}``.
 
     The clean frames come from the preprocessing cache; flow is recomputed from the perturbed
-    frames (the clean flow is used for the unperturbed case, so ``none`` equals the clean run).
+    frames (the clean flow is used for the unperturbed case, so ``none`` equals the clean run),
+    at the run's ``flow_size`` when it has one: the frames flow is computed on are perturbed too.
     """
     if name == "none" or severity == 0:
         from mewb.explain.evaluate import clip_inputs
@@ -131,7 +138,11 @@ def perturbed_inputs(
     if "frames" in modalities:
         out["frames"] = torch.from_numpy(frames_to_tensor_array(bad))[None]
     if "flow" in modalities:
-        out["flow"] = torch.from_numpy(flow_from_frames(bad, config).astype(np.float32))[None]
+        source_config = flow_frames_config(config)
+        if source_config is not config:
+            source = preprocess_sample(sample, source_config, ("frames",), cache)["frames"]
+            bad = perturb(source, name, severity, seed=seed)
+        out["flow"] = torch.from_numpy(flow_at_model_size(bad, config).astype(np.float32))[None]
     return out
 
 
