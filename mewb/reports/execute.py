@@ -72,7 +72,12 @@ def this_python_kernel(kernel_name: str = KERNEL_NAME) -> Iterator[None]:
     folder = Path(tempfile.mkdtemp(prefix="mewb-kernel-"))
     spec_dir = folder / "kernels" / kernel_name
     spec_dir.mkdir(parents=True)
-    spec = {"argv": [sys.executable, "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+    # The kernel's own log only from ERROR up: ipykernel >= 7.3 warns on every start that it talks
+    # over TCP without CurveZMQ encryption. This kernel listens on 127.0.0.1 only and its messages
+    # are HMAC-signed with the key in a user-only connection file; the warning told a `make demo`
+    # user nothing they could act on. Cell output, warnings included, is untouched.
+    spec = {"argv": [sys.executable, "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                     "--IPKernelApp.log_level=ERROR"],
             "display_name": "Python (mewb)", "language": "python"}
     (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
     previous = os.environ.get("JUPYTER_PATH")
