@@ -38,3 +38,24 @@ def test_info_options_and_bad_names(tmp_path, capsys):
     assert "unknown dataset 'nope'; valid names" in capsys.readouterr().err
     with pytest.raises(ValueError):
         read_dataset("smic", root, layout="raw")
+
+
+def test_cross_dataset_samples_share_one_vocabulary(tmp_path):
+    from fixtures.mer_layouts import build_casme2, build_samm
+
+    from mewb.data.labels import MEGC3_CLASSES, VOCABULARIES
+    from mewb.data.readers import combine_datasets, read_dataset
+
+    casme2, _ = read_dataset("casme2", build_casme2(tmp_path / "CASME2"))
+    samm, _ = read_dataset("samm", build_samm(tmp_path / "release"))
+    samples, classes, dropped = combine_datasets([("casme2", casme2), ("samm", samm)])
+    assert classes == MEGC3_CLASSES
+    # Every kept label means the same emotion whichever dataset it came from ...
+    meaning = {"happiness": "positive", "surprise": "surprise", "disgust": "negative", "repression": "negative",
+               "anger": "negative", "contempt": "negative", "fear": "negative", "sadness": "negative"}
+    assert samples and all(classes[s.label] == meaning[s.emotion.lower()] for s in samples)
+    # ... and the clips with no MEGC2019 class are counted, not relabelled.
+    others = sum(s.emotion.lower() in ("others", "other") for s in casme2 + samm)
+    assert others > 0 and sum(dropped.values()) == others == len(casme2) + len(samm) - len(samples)
+    same, names, none = combine_datasets([("casme2", casme2), ("casme2", casme2[:2])])
+    assert names == VOCABULARIES["casme2"] and not none and len(same) == len(casme2) + 2  # one vocabulary: kept

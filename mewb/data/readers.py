@@ -13,7 +13,7 @@ from typing import Callable
 
 from mewb.data import casme2, composite, flowimages, samm, smic, synth
 from mewb.data.common import ReadReport
-from mewb.data.labels import VOCABULARIES
+from mewb.data.labels import MEGC2019_3CLASS, MEGC3_CLASSES, VOCABULARIES, megc3_label
 from mewb.data.sample import Sample
 from mewb.registry import Registry
 
@@ -38,6 +38,35 @@ def read_dataset(name: str, root: str | Path, *, strict: bool = True, **options)
     report = ReadReport(name)
     samples = reader(root, strict=strict, report=report, **options)
     return samples, report
+
+
+def combine_datasets(parts: list[tuple[str, list[Sample]]]) -> tuple[list[Sample], tuple[str, ...], dict[str, int]]:
+    """Samples of several datasets under one label vocabulary, for cross-dataset protocols.
+
+    ``parts`` are ``(reader name, samples)``. When every part has the same class names, labels
+    are kept. Otherwise every sample is mapped to the MEGC2019 classes (negative, positive,
+    surprise) with the composite's per-dataset map, and samples of an emotion outside it (CASME
+    II's "others", SAMM's "other") are dropped; a label index never silently means one emotion in
+    one dataset and another elsewhere.
+
+    Returns ``(samples, class names, dropped count per dataset)``.
+    """
+    names = [class_names(name, samples) for name, samples in parts]
+    if all(n == names[0] for n in names):
+        return [s for _, part in parts for s in part], names[0], {}
+    out: list[Sample] = []
+    dropped: dict[str, int] = {}
+    for (name, samples), classes in zip(parts, names):
+        if name not in MEGC2019_3CLASS and classes != MEGC3_CLASSES:
+            raise ValueError(f"dataset {name!r} has classes {list(classes)}, unlike the others, and no map to "
+                             f"the MEGC2019 classes; cross-dataset runs need one vocabulary")
+        for sample in samples:
+            label = megc3_label(name, sample.emotion) if name in MEGC2019_3CLASS else sample.label
+            if label is None:
+                dropped[name] = dropped.get(name, 0) + 1
+            else:
+                out.append(sample.with_label(label))
+    return out, MEGC3_CLASSES, dropped
 
 
 def class_names(name: str, samples: list[Sample]) -> tuple[str, ...]:

@@ -149,17 +149,17 @@ def _named_roots(values: list[str], flag: str) -> list[tuple[str, str]]:
 
 
 def crossdataset_command(args: argparse.Namespace) -> int:
-    from mewb.data.sample import Sample  # noqa: F401  (documents the type being combined)
+    from mewb.data.readers import combine_datasets
     from mewb.train.loso import run_holdout
 
     variant, train, preprocess, _stored = resolve_configs(args)
     sources = _named_roots(args.train, "--train")
     targets = _named_roots(args.test, "--test")
-    samples, classes = [], ()
-    for name, root in sources + targets:
-        part, names = _read(name, root)
-        samples += part
-        classes = classes or names
+    parts = [(name, _read(name, root)[0]) for name, root in sources + targets]
+    samples, classes, dropped = combine_datasets(parts)
+    if dropped:
+        print("labels mapped to the MEGC2019 classes (negative, positive, surprise); dropped: "
+              + ", ".join(f"{n} {k} clips" for n, k in dropped.items()), flush=True)
     result = run_holdout(
         samples,
         train_datasets=[n for n, _ in sources],
