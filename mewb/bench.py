@@ -229,6 +229,7 @@ def demo_folds(config: BenchConfig, *, progress: bool = True) -> dict:
     (``projected_loso_s``). The report's real durations are in :func:`last_demo_timings`.
     """
     from mewb.data.readers import read_dataset
+    from mewb.models import create_model
     from mewb.reports.driver import DEMO_VARIANTS, QUICK_VARIANTS, ReportSettings
     from mewb.synth import SynthConfig, generate_dataset
     from mewb.train.loso import clip_dataset, load_run, run_loso
@@ -248,8 +249,6 @@ def demo_folds(config: BenchConfig, *, progress: bool = True) -> dict:
         out["clips"], out["subjects"] = len(samples), len(subjects)
         cache = str(Path(tmp) / "cache")
         for variant in variants:
-            from mewb.models import create_model
-
             data = create_model(variant).data_config
             preprocess = settings.preprocess_config().with_variant_defaults(data)
             start = time.perf_counter()
