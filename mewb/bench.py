@@ -44,14 +44,11 @@ class BenchConfig:
     synth_clips: int = 6
     demo_folds: bool = True  # one LOSO fold of each demo variant with the demo's settings (quick: the quick report's)
     reports_dir: str = "reports"  # where the last `make demo` report's stage timings are read from
+    smoke: bool = False  # set by quick(): demo folds use the quick report's tiny data and variants
 
     @classmethod
     def quick(cls) -> "BenchConfig":
-        return cls(sizes=((2, 32),), batch=4, repeats=3, synth_subjects=2, synth_clips=3)
-
-    @property
-    def is_quick(self) -> bool:
-        return self == BenchConfig.quick()
+        return cls(sizes=((2, 32),), batch=4, repeats=3, synth_subjects=2, synth_clips=3, smoke=True)
 
 
 def _seconds(fn: Callable[[], object], device: torch.device) -> float:
@@ -234,7 +231,7 @@ def demo_folds(config: BenchConfig, *, progress: bool = True) -> dict:
     from mewb.synth import SynthConfig, generate_dataset
     from mewb.train.loso import clip_dataset, load_run, run_loso
 
-    quick = config.is_quick
+    quick = config.smoke
     settings = ReportSettings.quick() if quick else ReportSettings()
     variants = QUICK_VARIANTS if quick else DEMO_VARIANTS
     executor, workers, threads = settings.execution()
@@ -250,13 +247,13 @@ def demo_folds(config: BenchConfig, *, progress: bool = True) -> dict:
         cache = str(Path(tmp) / "cache")
         for variant in variants:
             data = create_model(variant).data_config
-            preprocess = settings.preprocess_config().with_variant_defaults(data)
+            preprocess = settings.preprocess_config().with_variant_defaults(data)  # what run_loso will use
             start = time.perf_counter()
             clip_dataset(samples, preprocess, data["modalities"], cache).warm(progress=False)
             prepared = time.perf_counter() - start  # 0 when an earlier variant already cached the same arrays
             run_dir = Path(tmp) / f"run-{variant}"
             train = settings.train_config().replace(device="cpu")
-            run_loso(samples, variant=variant, train_config=train, preprocess_config=settings.preprocess_config(),
+            run_loso(samples, variant=variant, train_config=train, preprocess_config=preprocess,
                      out=run_dir, folds=[subjects[0]], dataset_name="synth", cache_root=cache, progress=False)
             fold = json.loads(next(run_dir.glob("folds/*/*/fold.json")).read_text())
             pooled = load_run(run_dir).metrics["pooled"]

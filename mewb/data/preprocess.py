@@ -164,7 +164,11 @@ def flow_from_frames(clip: np.ndarray, config: PreprocessConfig) -> np.ndarray:
 
 
 def flow_frames_config(config: PreprocessConfig) -> PreprocessConfig:
-    """The settings of the frames flow is computed on: ``config`` with ``size = flow_size`` when set."""
+    """The settings of the frames flow is computed on: ``config`` with ``size = flow_size`` when set.
+
+    Returns ``config`` itself when the flow is computed at the model's size, so callers test
+    ``flow_frames_config(config) is not config`` to know whether flow is resized.
+    """
     if config.flow_size is None or config.flow_size == config.size:
         return config
     return replace(config, size=config.flow_size)
@@ -228,8 +232,9 @@ def preprocess_sample(
                 flow_settings = {**flow_settings, "flow_size": config.flow_size}
 
             def build_flow() -> np.ndarray:
-                if flow_config is not config:
-                    return flow_at_model_size(load_frames(sample, flow_config), config)
+                if flow_config is not config:  # the larger frames are a cache entry of their own (robustness reads them)
+                    large = cached("frames", flow_config.frames_part(), lambda: load_frames(sample, flow_config))
+                    return flow_at_model_size(large, config)
                 source = clip if clip is not None else cached("frames", frames_settings, lambda: load_frames(sample, config))
                 return flow_from_frames(source, config)
 

@@ -139,10 +139,11 @@ def perturbed_inputs(
         out["frames"] = torch.from_numpy(frames_to_tensor_array(bad))[None]
     if "flow" in modalities:
         source_config = flow_frames_config(config)
+        flow_source = bad  # the perturbed frames themselves, unless flow is computed on larger ones
         if source_config is not config:
-            source = preprocess_sample(sample, source_config, ("frames",), cache)["frames"]
-            bad = perturb(source, name, severity, seed=seed)
-        out["flow"] = torch.from_numpy(flow_at_model_size(bad, config).astype(np.float32))[None]
+            large = preprocess_sample(sample, source_config, ("frames",), cache)["frames"]
+            flow_source = perturb(large, name, severity, seed=seed)
+        out["flow"] = torch.from_numpy(flow_at_model_size(flow_source, config).astype(np.float32))[None]
     return out
 
 
