@@ -228,15 +228,17 @@ def demo_folds(config: BenchConfig, *, progress: bool = True) -> dict:
     from mewb.data.readers import read_dataset
     from mewb.models import create_model
     from mewb.reports.driver import DEMO_VARIANTS, QUICK_VARIANTS, ReportSettings
+    from mewb.rundir import RunDir
     from mewb.synth import SynthConfig, generate_dataset
-    from mewb.train.loso import clip_dataset, load_run, run_loso
+    from mewb.train.fold import clip_dataset
+    from mewb.train.runner import run_loso
 
     quick = config.smoke
     settings = ReportSettings.quick() if quick else ReportSettings()
     variants = QUICK_VARIANTS if quick else DEMO_VARIANTS
-    executor, workers, threads = settings.execution()
-    out: dict = {"settings": "quick report" if quick else "demo report", "executor": executor, "workers": workers,
-                 "threads_per_fold": threads, "variants": {}}
+    execution = settings.resolved(variants[0]).execution.replace(device="cpu").resolved()
+    out: dict = {"settings": f"recipe {settings.recipe}", "executor": execution.executor,
+                 "workers": execution.workers, "threads_per_fold": execution.threads, "variants": {}}
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         root = generate_dataset(Path(tmp) / "synth", SynthConfig(**settings.synth))
@@ -246,20 +248,20 @@ def demo_folds(config: BenchConfig, *, progress: bool = True) -> dict:
         out["clips"], out["subjects"] = len(samples), len(subjects)
         cache = str(Path(tmp) / "cache")
         for variant in variants:
-            data = create_model(variant).data_config
-            preprocess = settings.preprocess_config().with_variant_defaults(data)  # what run_loso will use
+            resolved = settings.resolved(variant)  # exactly what notebook 10 trains with
             start = time.perf_counter()
-            clip_dataset(samples, preprocess, data["modalities"], cache).warm(progress=False)
+            clip_dataset(samples, resolved.preprocess, create_model(variant).modalities, cache).warm(progress=False)
             prepared = time.perf_counter() - start  # 0 when an earlier variant already cached the same arrays
             run_dir = Path(tmp) / f"run-{variant}"
-            train = settings.train_config().replace(device="cpu")
-            run_loso(samples, variant=variant, train_config=train, preprocess_config=preprocess,
-                     out=run_dir, folds=[subjects[0]], dataset_name="synth", cache_root=cache, progress=False)
-            fold = json.loads(next(run_dir.glob("folds/*/*/fold.json")).read_text())
-            pooled = load_run(run_dir).metrics["pooled"]
+            # one fold here, with the threads a demo worker gets
+            fold_execution = execution.replace(executor="inprocess", cache_dir=cache, progress=False)
+            result = run_loso(samples, out=run_dir, execution=fold_execution, variant=variant,
+                              train_config=resolved.train, preprocess_config=resolved.preprocess,
+                              model_kwargs=resolved.model_kwargs, folds=[subjects[0]], dataset_name="synth")
+            fold = RunDir.open(run_dir).fold_records()[0]
             out["variants"][variant] = {"preprocess_s": prepared, "fold_s": fold["seconds"],
-                                        "projected_loso_s": fold["seconds"] * -(-len(subjects) // workers),
-                                        "fold_uf1": pooled["uf1"], "epochs": train.epochs}
+                                        "projected_loso_s": fold["seconds"] * -(-len(subjects) // execution.workers),
+                                        "fold_uf1": result.metrics["pooled"]["uf1"], "epochs": resolved.train.epochs}
             if progress:
                 print(f"  one fold of {variant}: {fold['seconds']:.1f} s (preprocessing {prepared:.1f} s)", flush=True)
     return out

@@ -41,17 +41,52 @@ def _verb_models(sub: argparse._SubParsersAction) -> None:
 
 def _verb_cache(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("cache", help="show or clear the preprocessing cache (cropped frames, EVM, flow)")
+    from mewb.commands.common import add_deprecated
+
     p.add_argument("action", choices=["info", "clear"], help="info: entries and size; clear: delete entries")
-    p.add_argument("--root", default=None, help="cache folder (default: $MEWB_CACHE or ~/.cache/mewb)")
+    p.add_argument("--cache-dir", default=None, help="cache folder (default: $MEWB_CACHE or ~/.cache/mewb)")
+    add_deprecated(p, "--root", "--cache-dir", "cache_dir")
 
     def run(args: argparse.Namespace) -> int:
         from mewb.data.cache import PreprocessCache, format_info
 
-        cache = PreprocessCache(args.root)
+        cache = PreprocessCache(args.cache_dir)
         if args.action == "clear":
             print(f"{cache.root}: removed {cache.clear()} entries")
         else:
             print(format_info(cache.info()))
+        return 0
+
+    p.set_defaults(func=run)
+
+
+def _verb_recipe(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("recipe", help="list the named recipes, or print one resolved for a variant (what a run would use)")
+    p.add_argument("name", nargs="?", default=None, help="a named recipe, a recipe YAML or a run's config.yaml")
+    p.add_argument("--variant", default=None, help="resolve for this variant (default: the recipe's, else full)")
+    from mewb.commands.common import add_recipe_arguments
+
+    add_recipe_arguments(p)
+
+    def run(args: argparse.Namespace) -> int:
+        import yaml
+
+        from mewb.recipe import list_recipes, recipe_path, resolve
+
+        name = args.name or args.recipe
+        if name is None and not args.overrides:
+            for recipe in list_recipes():
+                print(f"{recipe:10s} {recipe_path(recipe)}")
+            return 0
+        resolved = resolve(args.variant, name, args.overrides)
+        print(f"# recipe {resolved.recipe} for variant {resolved.variant}; where each value comes from:")
+        doc = resolved.to_dict()
+        for section in ("train", "preprocess", "execution"):
+            for key in doc[section]:
+                origin = resolved.sources[f"{section}.{key}"]
+                if origin != "default":
+                    print(f"#   {section}.{key}: {origin}")
+        print(yaml.safe_dump(doc, sort_keys=False), end="")
         return 0
 
     p.set_defaults(func=run)
@@ -141,18 +176,21 @@ def _verb_loso(sub: argparse._SubParsersAction) -> None:
         description="One fold per subject (all datasets for the composite); pooled UF1/UAR. "
         "--protocol dataset-holdout tests each dataset of a multi-dataset set once, trained on the others.",
     )
+    from mewb.commands.common import add_deprecated
+
     p.add_argument("--dataset", default=None, help="dataset reader name (casme2, samm, smic, composite, synth, ...)")
-    p.add_argument("--root", default=None, help="the dataset's folder")
+    p.add_argument("--data-root", default=None, help="the dataset's folder")
+    add_deprecated(p, "--root", "--data-root", "data_root")
     p.add_argument("--folds", default=None, help="comma-separated subjects to run (dataset/subject or a unique id)")
     p.add_argument("--protocol", choices=["loso", "dataset-holdout"], default="loso",
                    help="loso (default) or the composite's per-dataset holdout")
 
     def run(args: argparse.Namespace) -> int:
-        from mewb.train.command import loso_command
+        from mewb.commands.train import loso_command
 
         return loso_command(args)
 
-    from mewb.train.command import add_run_arguments
+    from mewb.commands.train import add_run_arguments
 
     add_run_arguments(p)
     p.set_defaults(func=run)
@@ -168,29 +206,34 @@ def _verb_crossdataset(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--test", action="append", required=True, metavar="NAME=DIR", help="a test dataset (repeatable)")
 
     def run(args: argparse.Namespace) -> int:
-        from mewb.train.command import crossdataset_command
+        from mewb.commands.train import crossdataset_command
 
         return crossdataset_command(args)
 
-    from mewb.train.command import add_run_arguments
+    from mewb.commands.train import add_run_arguments
 
     add_run_arguments(p)
     p.set_defaults(func=run)
 
 
 def _report_arguments(p: argparse.ArgumentParser) -> None:
+    from mewb.commands.common import add_deprecated, add_recipe_arguments
+
     p.add_argument("--dataset", default="synth", help="dataset reader (default synth: SynthME, generated when absent)")
-    p.add_argument("--root", type=Path, default=None,
+    p.add_argument("--data-root", type=Path, default=None,
                    help="dataset folder (default for synth: data/synthme, data/synthme-quick with --quick)")
+    add_deprecated(p, "--root", "--data-root", "data_root", type=Path)
     p.add_argument("--variants", default=None,
                    help="comma-separated model variants (default: baseline,flow_only,improved,dual,full; "
                         "quick: flow_only,full)")
     p.add_argument("--out", type=Path, default=None, help="report folder (default reports/<UTC time>-<dataset>)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing report folder")
-    p.add_argument("--epochs", type=int, default=None, help="training epochs per fold (default 12; quick 1)")
-    p.add_argument("--device", default=None, help="auto (default) | cpu | cuda | cuda:N")
+    add_recipe_arguments(p)
+    p.add_argument("--epochs", type=int, default=None, help="shorthand for --set train.epochs=N")
+    p.add_argument("--device", default=None, help="shorthand for --set execution.device=DEVICE (auto, cpu, cuda:N)")
     p.add_argument("--no-explain", action="store_true", help="skip UMAP, saliency and localisation in the ablation page")
-    p.add_argument("--cache", type=Path, default=None, help="preprocessing cache (default $MEWB_CACHE or ~/.cache/mewb)")
+    p.add_argument("--cache-dir", type=Path, default=None, help="preprocessing cache (default $MEWB_CACHE or ~/.cache/mewb)")
+    add_deprecated(p, "--cache", "--cache-dir", "cache_dir", type=Path)
 
 
 def _run_report(args: argparse.Namespace, *, quick: bool) -> int:
@@ -200,13 +243,24 @@ def _run_report(args: argparse.Namespace, *, quick: bool) -> int:
     from mewb.reports.execute import NotebookExecutionError
 
     settings = ReportSettings.quick() if quick else ReportSettings()
-    changes = {k: v for k, v in (("epochs", args.epochs), ("device", args.device)) if v is not None}
+    overrides = list(args.overrides)
+    overrides += [f"train.epochs={args.epochs}"] if args.epochs is not None else []
+    overrides += [f"execution.device={args.device}"] if args.device is not None else []
+    changes: dict = {"overrides": tuple(overrides)}
+    if args.recipe:
+        changes["recipe"] = args.recipe
     if args.no_explain:
         changes["explain"] = False
-    variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
+    variants = None
+    if args.variants is not None:
+        variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+        if not variants:
+            raise ValueError(f"--variants {args.variants!r} names no variant; e.g. --variants flow_only,full")
+    settings = replace(settings, **changes)
+    settings.resolved(variants[0] if variants else "full")  # a bad recipe or override fails before any work
     try:
-        index = build_report(args.out, dataset=args.dataset, root=args.root, variants=variants, quick=quick,
-                             overwrite=args.overwrite, settings=replace(settings, **changes), cache_dir=args.cache)
+        index = build_report(args.out, dataset=args.dataset, root=args.data_root, variants=variants, quick=quick,
+                             overwrite=args.overwrite, settings=settings, cache_dir=args.cache_dir)
     except NotebookExecutionError as error:
         print(f"mewb {args.verb}: error: {error}", file=sys.stderr)
         return 1
@@ -235,13 +289,13 @@ def _verb_train(sub: argparse._SubParsersAction) -> None:
     )
 
     def run(args: argparse.Namespace) -> int:
-        from mewb.predict.command import train_command
+        from mewb.commands.train import final_command
 
-        return train_command(args)
+        return final_command(args)
 
-    from mewb.predict.command import add_train_arguments
+    from mewb.commands.train import add_final_arguments
 
-    add_train_arguments(p)
+    add_final_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -253,11 +307,11 @@ def _verb_predict(sub: argparse._SubParsersAction) -> None:
     )
 
     def run(args: argparse.Namespace) -> int:
-        from mewb.predict.command import predict_command
+        from mewb.commands.predict import predict_command
 
         return predict_command(args)
 
-    from mewb.predict.command import add_predict_arguments
+    from mewb.commands.predict import add_predict_arguments
 
     add_predict_arguments(p)
     p.set_defaults(func=run)
@@ -266,19 +320,19 @@ def _verb_predict(sub: argparse._SubParsersAction) -> None:
 def _verb_explain(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("explain", help="score saliency methods against SynthME ground truth, per variant (LOSO runs)")
 
-    from mewb.explain.command import add_arguments
+    from mewb.commands.explain import add_arguments
 
     add_arguments(p)
 
     def run(args: argparse.Namespace) -> int:
-        from mewb.explain.command import run as explain
+        from mewb.commands.explain import run as explain
 
         return explain(args)
 
     p.set_defaults(func=run)
 
 
-VERBS = [_verb_doctor, _verb_models, _verb_cache, _verb_info, _verb_synth, _verb_bench, _verb_loso, _verb_crossdataset, _verb_report, _verb_demo, _verb_train,
+VERBS = [_verb_doctor, _verb_models, _verb_recipe, _verb_cache, _verb_info, _verb_synth, _verb_bench, _verb_loso, _verb_crossdataset, _verb_report, _verb_demo, _verb_train,
          _verb_predict, _verb_explain]
 
 

@@ -195,14 +195,14 @@ def test_explorer_runs_in_jupyterlab(tmp_path):
     from mewb.data.preprocess import PreprocessConfig
     from mewb.data.readers import class_names, read_dataset
     from mewb.synth import SynthConfig, generate_dataset
-    from mewb.train import TrainConfig, run_loso
+    from mewb.train import Execution, TrainConfig, run_loso
 
     root = generate_dataset(tmp_path / "synth", SynthConfig(subjects=2, clips_per_subject=3, size=32, workers=1))
     samples, _ = read_dataset("synth", root)
-    run_loso(samples, variant="flow_only", train_config=TrainConfig(epochs=1, batch_size=3, device="cpu", threads=1),
-             preprocess_config=PreprocessConfig(frames=4, size=32, flow_backend="farneback"), out=tmp_path / "runs" / "tiny",
-             dataset_name="synth", dataset_root=root, class_names=class_names("synth", samples), progress=False,
-             cache_root=tmp_path / "cache")
+    run_loso(samples, variant="flow_only", train_config=TrainConfig(epochs=1, batch_size=3),
+             preprocess_config=PreprocessConfig(clip_length=4, size=32, flow_backend="farneback"), out=tmp_path / "runs" / "tiny",
+             dataset_name="synth", data_root=root, class_names=class_names("synth", samples),
+             execution=Execution(device="cpu", threads=1, progress=False, cache_dir=str(tmp_path / "cache")))
     lab_root = tmp_path / "lab"
     lab_root.mkdir()
     # The notebook with its parameters injected but not run: the browser runs it.

@@ -9,7 +9,8 @@ import torch
 
 from mewb.data.cache import PreprocessCache
 from mewb.data.dataset import ClipDataset
-from mewb.data.preprocess import PreprocessConfig, preprocess_sample
+from mewb.data.pipeline import ClipPipeline
+from mewb.data.preprocess import PreprocessConfig
 from mewb.data.sample import Sample
 
 
@@ -40,7 +41,7 @@ def sample(tmp_path):
 
 
 def test_items_hold_only_the_requested_modalities_with_documented_shapes(sample):
-    config = PreprocessConfig(frames=6, size=32, flow_backend="farneback")
+    config = PreprocessConfig(clip_length=6, size=32, flow_backend="farneback")
     both = ClipDataset([sample], config, modalities=("frames", "flow"))[0]
     assert both["frames"].shape == (3, 6, 32, 32) and both["frames"].dtype == torch.float32
     assert both["flow"].shape == (3, 5, 32, 32)
@@ -50,8 +51,8 @@ def test_items_hold_only_the_requested_modalities_with_documented_shapes(sample)
 
 
 def test_flow_follows_the_moving_blob(sample):
-    config = PreprocessConfig(frames=6, size=48, flow_backend="farneback")
-    flow = preprocess_sample(sample, config, ("flow",))["flow"]  # (3, T-1, H, W)
+    config = PreprocessConfig(clip_length=6, size=48, flow_backend="farneback")
+    flow = ClipPipeline(config, ("flow",)).arrays(sample)["flow"]  # (3, T-1, H, W)
     u, v, strain = flow[:, -1]  # onset -> last frame: the blob moved right by ~2.75 px
     moving = np.hypot(u, v) > 0.5
     assert moving.any()
@@ -60,21 +61,21 @@ def test_flow_follows_the_moving_blob(sample):
 
 
 def test_onset_apex_mode_gives_one_flow(sample):
-    config = PreprocessConfig(frames=2, size=32, sampling="onset_apex", flow_mode="onset_apex", flow_backend="dis")
+    config = PreprocessConfig(clip_length=2, size=32, sampling="onset_apex", flow_mode="onset_apex", flow_backend="dis")
     item = ClipDataset([sample], config, modalities=("frames", "flow"))[0]
     assert item["frames"].shape == (3, 2, 32, 32) and item["flow"].shape == (3, 1, 32, 32)
 
 
 def test_flow_computed_larger_is_resized_with_its_pixels(sample, tmp_path):
-    small = PreprocessConfig(frames=2, size=24, sampling="onset_apex", flow_mode="onset_apex", flow_backend="farneback")
+    small = PreprocessConfig(clip_length=2, size=24, sampling="onset_apex", flow_mode="onset_apex", flow_backend="farneback")
     large = PreprocessConfig(**{**small.to_dict(), "flow_size": 48})
-    native = preprocess_sample(sample, PreprocessConfig(**{**small.to_dict(), "size": 48}), ("flow",))["flow"]
+    native = ClipPipeline(PreprocessConfig(**{**small.to_dict(), "size": 48}), ("flow",)).arrays(sample)["flow"]
     cache = PreprocessCache(tmp_path / "cache")
-    both = preprocess_sample(sample, large, ("frames", "flow"), cache=cache)
+    both = ClipPipeline(large, ("frames", "flow"), cache).arrays(sample)
     assert both["frames"].shape == (2, 24, 24, 3) and both["flow"].shape == (3, 1, 24, 24)
     # The blob moved ~1.5 px at 48 px, so ~0.75 px in 24-px units; the mean over the face is kept.
     np.testing.assert_allclose(both["flow"][0].mean(), native[0].mean() / 2, rtol=0.05)
-    direct = preprocess_sample(sample, small, ("flow",), cache=cache)["flow"]
+    direct = ClipPipeline(small, ("flow",), cache).arrays(sample)["flow"]
     assert not np.allclose(direct, both["flow"])  # its own cache entry, not the 24-px flow
     with pytest.raises(ValueError, match="flow_size"):
         PreprocessConfig(size=48, flow_size=32)
@@ -82,7 +83,7 @@ def test_flow_computed_larger_is_resized_with_its_pixels(sample, tmp_path):
 
 def test_cache_serves_identical_arrays_without_reading_frames(sample, tmp_path, monkeypatch):
     cache = PreprocessCache(tmp_path / "cache")
-    config = PreprocessConfig(frames=4, size=32, flow_backend="farneback")
+    config = PreprocessConfig(clip_length=4, size=32, flow_backend="farneback")
     ds = ClipDataset([sample], config, modalities=("frames", "flow"), cache=cache)
     ds.warm(progress=False)
     assert cache.info()["entries"] == 2  # frames + flow
@@ -98,24 +99,24 @@ def test_cache_serves_identical_arrays_without_reading_frames(sample, tmp_path, 
     second = ds[0]
     assert torch.equal(first["frames"], second["frames"]) and torch.equal(first["flow"], second["flow"])
     # a different setting is a different entry
-    ClipDataset([sample], PreprocessConfig(frames=4, size=24, flow_backend="farneback"), modalities=("frames",), cache=cache)
+    ClipDataset([sample], PreprocessConfig(clip_length=4, size=24, flow_backend="farneback"), modalities=("frames",), cache=cache)
     assert cache.info()["entries"] == 2
 
 
 def test_evm_magnifies_the_motion_before_flow(sample):
-    plain = PreprocessConfig(frames=6, size=48, flow_backend="farneback")
-    magnified = PreprocessConfig(frames=6, size=48, flow_backend="farneback", evm=True, evm_alpha=3.0, evm_low_hz=2.0, evm_high_hz=60.0)
-    base = preprocess_sample(sample, plain, ("flow",))["flow"]
-    more = preprocess_sample(sample, magnified, ("flow",))["flow"]
+    plain = PreprocessConfig(clip_length=6, size=48, flow_backend="farneback")
+    magnified = PreprocessConfig(clip_length=6, size=48, flow_backend="farneback", evm=True, evm_alpha=3.0, evm_low_hz=2.0, evm_high_hz=60.0)
+    base = ClipPipeline(plain, ("flow",)).arrays(sample)["flow"]
+    more = ClipPipeline(magnified, ("flow",)).arrays(sample)["flow"]
     # the blob's displacement over the clip is larger after magnification
     assert np.abs(more[0]).max() > 1.2 * np.abs(base[0]).max()
 
 
 def test_evm_in_onset_apex_mode_magnifies_the_single_flow(sample):
-    plain = PreprocessConfig(frames=2, size=48, sampling="onset_apex", flow_mode="onset_apex", flow_backend="farneback")
+    plain = PreprocessConfig(clip_length=2, size=48, sampling="onset_apex", flow_mode="onset_apex", flow_backend="farneback")
     magnified = PreprocessConfig(**{**plain.to_dict(), "evm": True, "evm_alpha": 3.0, "evm_low_hz": 2.0, "evm_high_hz": 60.0})
-    base = preprocess_sample(sample, plain, ("frames", "flow"))
-    more = preprocess_sample(sample, magnified, ("frames", "flow"))
+    base = ClipPipeline(plain, ("frames", "flow")).arrays(sample)
+    more = ClipPipeline(magnified, ("frames", "flow")).arrays(sample)
     assert more["frames"].shape == base["frames"].shape == (2, 48, 48, 3)
     assert more["flow"].shape == (3, 1, 48, 48)
     assert np.abs(more["flow"][0]).max() > 1.2 * np.abs(base["flow"][0]).max()
@@ -125,17 +126,16 @@ def test_bad_settings_fail_clearly(sample, tmp_path):
     with pytest.raises(ValueError, match="modalities"):
         ClipDataset([sample], PreprocessConfig(), modalities=("audio",))
     with pytest.raises(ValueError, match="evm needs sampling"):
-        preprocess_sample(sample, PreprocessConfig(evm=True, sampling="apex_window"), ("frames",))
+        ClipPipeline(PreprocessConfig(evm=True, sampling="apex_window"), ("frames",)).arrays(sample)
     with pytest.raises(ValueError, match="unknown preprocessing settings"):
-        PreprocessConfig.from_dict({"frames": 4, "colour_space": "hsv"})
+        PreprocessConfig.from_dict({"clip_length": 4, "colour_space": "hsv"})
     with pytest.raises(ValueError, match="needs a cache"):
         ClipDataset([sample], PreprocessConfig()).warm()
     flow_image = Sample(dataset="x", subject="s1", clip="c", label=0, emotion="n", flow_image=tmp_path / "f.png")
     with pytest.raises(ValueError, match="no face frames"):
-        preprocess_sample(flow_image, PreprocessConfig(), ("frames",))
+        ClipPipeline(PreprocessConfig(), ("frames",)).arrays(flow_image)
 
 
-def test_config_round_trips_and_takes_variant_defaults():
-    config = PreprocessConfig(frames=4, flow_backend="dis")
+def test_config_round_trips():
+    config = PreprocessConfig(clip_length=4, flow_backend="dis")
     assert PreprocessConfig.from_dict(config.to_dict()) == config
-    assert config.with_variant_defaults({"evm": True, "modalities": ["frames"]}).evm is True

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from fixtures.runs import write_fake_run
 
 from mewb.data.preprocess import PreprocessConfig
 from mewb.explain import (
@@ -21,15 +22,15 @@ from mewb.explain import (
     localisation_table,
     pca_2d,
     perturb,
-    read_run,
     robustness_table,
     score_fold_models,
     score_runs,
 )
 from mewb.explain.robustness import PERTURBATIONS
 from mewb.models import create_model
+from mewb.rundir import RunDir, RunDirError
 
-CONFIG = PreprocessConfig(frames=4, size=32, flow_backend="farneback")
+CONFIG = PreprocessConfig(clip_length=4, size=32, flow_backend="farneback")
 
 
 @pytest.fixture(scope="module")
@@ -44,28 +45,11 @@ def synth(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def run_dir(synth, tmp_path_factory):
-    """A LOSO run in mewb.train's layout: folds/<dataset>/<subject>/checkpoint.pt, a fold column."""
+    """A LOSO run written through mewb.rundir: folds/<dataset>/<subject>/checkpoint.pt, a fold column."""
     root, samples = synth
-    run = tmp_path_factory.mktemp("runs") / "dual-demo"
-    config = {
-        "variant": "dual",
-        "model_kwargs": {},
-        "num_classes": 3,
-        "dataset": {"name": "synth", "root": str(root), "class_names": ["negative", "positive", "surprise"]},
-        "preprocess": CONFIG.to_dict(),
-    }
-    (run / "folds").mkdir(parents=True)
-    (run / "config.yaml").write_text(yaml.safe_dump(config))
-    for i, subject in enumerate(sorted({s.subject for s in samples})):
-        torch.manual_seed(i)
-        (run / "folds" / "synth" / subject).mkdir(parents=True)
-        torch.save({"state_dict": create_model("dual").state_dict()}, run / "folds" / "synth" / subject / "checkpoint.pt")
-    rows = [
-        {"fold": f"synth/{s.subject}", "dataset": "synth", "subject": s.subject, "clip": s.clip, "label": s.label, "pred": 0}
-        for s in samples
-    ]
-    pd.DataFrame(rows).to_csv(run / "predictions.csv", index=False)
-    return run
+    folds = [f"synth/{s}" for s in sorted({s.subject for s in samples})]
+    return write_fake_run(tmp_path_factory.mktemp("runs") / "dual-demo", variant="dual", folds=folds,
+                          preprocess=CONFIG, data_root=root, samples=samples).path
 
 
 def test_ground_truth_follows_the_frames_the_model_saw(synth):
@@ -82,11 +66,11 @@ def test_ground_truth_follows_the_frames_the_model_saw(synth):
     assert small["motion"].shape == (4, 16, 16) and small["mask"].shape == (16, 16)
 
 
-def test_read_run_and_fold_models_load_each_folds_checkpoint(run_dir, synth):
+def test_run_dir_and_fold_models_load_each_folds_checkpoint(run_dir, synth):
     _, samples = synth
-    info = read_run(run_dir)
-    assert info.variant == "dual" and info.preprocess == CONFIG and info.folds() == ["synth/sub01", "synth/sub02"]
-    assert info.dataset == "synth" and info.class_names == ("negative", "positive", "surprise")
+    run = RunDir.open(run_dir)
+    assert run.variant == "dual" and run.preprocess == CONFIG and run.finished_folds() == ["synth/sub01", "synth/sub02"]
+    assert run.config.dataset.name == "synth" and run.class_names == ["negative", "positive", "surprise"]
     models = FoldModels(run_dir, keep=1)
     assert models.key_of(samples[0]) == "synth/sub01" and models.key_of(samples[3]) == "synth/sub02"
     a, b = models["synth/sub01"], models["sub02"]  # a subject name also finds its fold
@@ -97,17 +81,12 @@ def test_read_run_and_fold_models_load_each_folds_checkpoint(run_dir, synth):
         models["sub03"]
 
 
-def test_older_layout_folds_named_by_subject(tmp_path):
+def test_an_older_or_foreign_run_directory_is_refused_naming_the_key(tmp_path):
     run = tmp_path / "old"
     (run / "folds" / "s1").mkdir(parents=True)
     (run / "config.yaml").write_text(yaml.safe_dump({"model": "improved", "data_root": "/x", "preprocessing": {"frames": 4}}))
-    torch.save({"model": create_model("improved").state_dict()}, run / "folds" / "s1" / "checkpoint.pt")
-    info = read_run(run)
-    assert info.variant == "improved" and info.preprocess.frames == 4 and info.folds() == ["s1"]
-    assert FoldModels(run)["s1"].modalities == ("frames",)
-    (run / "config.yaml").write_text("train: {}\n")
-    with pytest.raises(ValueError, match="variant"):
-        read_run(run)
+    with pytest.raises(RunDirError, match=r"missing key\(s\) \[.*'variant'.*unknown key\(s\) \['data_root', 'model', 'preprocessing'\]"):
+        RunDir.open(run)
 
 
 def test_score_runs_gives_one_row_per_clip_and_method_and_a_table(run_dir):
@@ -190,13 +169,13 @@ def test_robustness_table_has_a_clean_row_and_one_per_condition(synth):
 
 
 def test_perturbed_flow_is_computed_the_way_the_run_computed_it(synth):
-    from mewb.explain.evaluate import clip_inputs
+    from mewb.data.pipeline import ClipPipeline
     from mewb.explain.robustness import perturbed_inputs
 
     _, samples = synth
-    config = PreprocessConfig(frames=2, size=16, sampling="onset_apex", flow_mode="onset_apex",
+    config = PreprocessConfig(clip_length=2, size=16, sampling="onset_apex", flow_mode="onset_apex",
                               flow_backend="farneback", flow_size=32, flow_stabilise=True)
-    clean = clip_inputs(samples[0], config, ("flow",))["flow"]
+    clean = ClipPipeline(config, ("flow",)).inputs(samples[0])["flow"]
     # A uniform brightness step on both frames leaves the motion alone: the recomputed flow must
     # match the run's own (computed at 32 px, stabilised, resized to 16), not a 16-px flow.
     shifted = perturbed_inputs(samples[0], config, ("flow",), "brightness", 1)["flow"]

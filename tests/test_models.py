@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mewb.models import create_model, list_models
+from mewb.models import create_model, data_defaults, list_models
 from mewb.models.complexity import complexity_table, count_parameters, example_inputs
 from mewb.models.layers import CASANet, MSCAF, channel_shuffle
 
@@ -31,8 +31,8 @@ def test_variants_use_the_modalities_of_the_paper_ablation():
     assert modalities["baseline"] == modalities["improved"] == ("frames",)
     assert modalities["flow_only"] == ("flow",)
     assert modalities["dual"] == modalities["full"] == ("frames", "flow")
-    assert create_model("full").data_config["evm"] is True
-    assert create_model("dual").data_config["evm"] is False
+    assert data_defaults("full") == {"evm": True}  # read before any model is built
+    assert data_defaults("dual") == {}
     assert create_model("full").attention_modules() and not create_model("dual").attention_modules()
     assert any(isinstance(m, MSCAF) for m in create_model("improved").modules())
     assert not any(isinstance(m, MSCAF) for m in create_model("baseline").modules())

@@ -115,9 +115,8 @@ def tiny_synth(tmp_path_factory) -> Path:
 def test_train_and_ablation_notebooks(tiny_synth, tmp_path, monkeypatch):
     monkeypatch.setenv("MEWB_CACHE", str(tmp_path / "cache"))
     runs = tmp_path / "runs"
-    common = dict(data_root=str(tiny_synth), runs_dir=str(runs), epochs=1, batch_size=4, frames=4, size=32,
-                  sampling="uniform", flow_mode="onset",
-                  flow_backend="farneback", device="cpu", threads=1)
+    common = dict(data_root=str(tiny_synth), runs_dir=str(runs), recipe="quick",
+                  overrides="execution.device=cpu; execution.threads=1")
     for variant in ("flow_only", "dual"):
         out = execute_notebook(NOTEBOOKS / "10-train-variant.ipynb", tmp_path / f"10-{variant}.ipynb",
                                {**common, "variant": variant, "run_name": variant})
@@ -127,7 +126,7 @@ def test_train_and_ablation_notebooks(tiny_synth, tmp_path, monkeypatch):
             assert (runs / variant / name).is_file()
         html = export_html(out, tmp_path / f"10-{variant}.html").read_text()
         assert check_offline_html(html).ok and check_offline_html(html).figures == 3
-        assert ">run_loso<" in html  # the one call that trained is shown (highlighted) ...
+        assert ">run_recipe<" in html  # the one call that trained is shown (highlighted) ...
         assert "start loso run" not in html  # ... without its log (remove_output)
 
     out = execute_notebook(NOTEBOOKS / "20-ablation-report.ipynb", tmp_path / "20.ipynb",

@@ -8,37 +8,23 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
-import yaml
+from fixtures.runs import write_fake_run
 
 from mewb.cli import main
 from mewb.data.preprocess import PreprocessConfig
-from mewb.models import create_model
 from mewb.predict import NoModelError, load_run_model
 from mewb.predict.demo import synthetic_recording
-from mewb.train import TrainConfig
+from mewb.train import Execution, TrainConfig
 
-CLASSES = ["negative", "positive", "surprise"]
+CLASSES = ["negative", "positive", "surprise"]  # as fixtures.runs.CLASSES
 # small and fast, but every step of the training pipeline: alignment, sampling, flow, two streams
-TINY = PreprocessConfig(frames=4, size=32, flow_backend="farneback")
+TINY = PreprocessConfig(clip_length=4, size=32, flow_backend="farneback")
 
 
 def write_run(path: Path, *, folds=("synth/sub01", "synth/sub02"), protocol="loso", variant="dual",
               preprocess: PreprocessConfig = TINY) -> Path:
-    """A run directory in the layout ``mewb.train`` writes, with untrained weights (fast)."""
-    config = {
-        "variant": variant, "model_kwargs": {}, "num_classes": 3, "protocol": protocol,
-        "dataset": {"name": "synth", "root": None, "class_names": CLASSES},
-        "folds": list(folds), "train": TrainConfig().to_dict(), "preprocess": preprocess.to_dict(),
-    }
-    path.mkdir(parents=True)
-    (path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    for i, fold in enumerate(folds):
-        torch.manual_seed(i)
-        folder = path / "folds" / fold
-        folder.mkdir(parents=True)
-        torch.save({"state_dict": create_model(variant, num_classes=3).state_dict()}, folder / "checkpoint.pt")
-    return path
+    """A run directory written through mewb.rundir, with untrained weights (fast)."""
+    return write_fake_run(path, folds=folds, protocol=protocol, variant=variant, preprocess=preprocess).path
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +55,11 @@ def test_predict_spots_classifies_and_writes_everything(work, capsys):
     assert abs(best["onset"] - truth.onset) <= 6 and abs(best["offset"] - truth.offset) <= 6
     (analysis,) = data["analyses"]  # the strongest only, without --all
     assert sum(analysis["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
-    assert analysis["predicted"] in CLASSES and len(analysis["clip_frames"]) == TINY.frames
+    assert analysis["predicted"] in CLASSES and len(analysis["clip_frames"]) == TINY.clip_length
     assert len(data["spotting"]["signal"]) == 200
 
     gif = cv2.VideoCapture(str(out / "saliency-1.mp4"))
-    assert gif.isOpened() and int(gif.get(cv2.CAP_PROP_FRAME_COUNT)) == TINY.frames
+    assert gif.isOpened() and int(gif.get(cv2.CAP_PROP_FRAME_COUNT)) == TINY.clip_length
     assert (out / "saliency-1.gif").stat().st_size > 0
     page = (out / "report.html").read_text()
     from mewb.reports.html import check_offline_html
@@ -171,7 +157,7 @@ def test_runs_without_a_usable_model_are_named(work, tmp_path, capsys):
     corrupt = write_run(tmp_path / "corrupt", folds=("synth/sub01",))
     checkpoint = corrupt / "folds" / "synth" / "sub01" / "checkpoint.pt"
     checkpoint.write_bytes(checkpoint.read_bytes()[:100])
-    _expect_error(capsys, [truth.path, "--run", corrupt, "--out", out], str(checkpoint), "cannot load")
+    _expect_error(capsys, [truth.path, "--run", corrupt, "--out", out], str(checkpoint), "checksum mismatch")
 
     other = write_run(tmp_path / "other", folds=("synth/sub01",), variant="flow_only")
     (other / "config.yaml").write_text((other / "config.yaml").read_text().replace("flow_only", "dual"))
@@ -188,7 +174,7 @@ def test_a_final_model_next_to_the_run_is_preferred_and_must_match(tmp_path):
     assert "final model (all subjects)" in model.source
     assert load_run_model(final).kind == "final"
 
-    other = write_run(tmp_path / "y", preprocess=PreprocessConfig(frames=6, size=32))
+    other = write_run(tmp_path / "y", preprocess=PreprocessConfig(clip_length=6, size=32))
     write_run(tmp_path / "y-final", folds=("all",), protocol="all-subjects")  # different preprocessing
     assert load_run_model(other).kind == "fold-average"
     with pytest.raises(NoModelError, match="no usable model"):
@@ -207,9 +193,9 @@ def test_train_a_tiny_run_its_final_model_and_predict(tmp_path, monkeypatch, cap
                                                             workers=1))
     samples, _ = read_dataset("synth", root)
     run = tmp_path / "runs" / "tiny"
-    run_loso(samples, variant="dual", train_config=TrainConfig(epochs=1, batch_size=3, threads=2, augment=False),
-             preprocess_config=TINY, out=run, dataset_name="synth", dataset_root=root,
-             class_names=class_names("synth", samples), progress=False)
+    run_loso(samples, variant="dual", train_config=TrainConfig(epochs=1, batch_size=3, augment=False),
+             preprocess_config=TINY, out=run, dataset_name="synth", data_root=root,
+             class_names=class_names("synth", samples), execution=Execution(threads=2, progress=False))
     assert main(["train", "--all-subjects", "--run-config", str(run / "config.yaml"), "--out", f"{run}-final",
                  "--no-progress"]) == 0
     assert (tmp_path / "runs" / "tiny-final" / "folds" / "all" / "checkpoint.pt").is_file()

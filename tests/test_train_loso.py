@@ -15,19 +15,23 @@ import pytest
 import yaml
 
 from mewb.data.preprocess import PreprocessConfig
-from mewb.train import loso as loso_module
+from mewb.rundir import RunDir, RunExistsError, load_run
+from mewb.train import runner as runner_module
 from mewb.train.config import TrainConfig
-from mewb.train.loso import RunExistsError, holdout_folds, load_run, run_holdout, run_loso
+from mewb.train.executors import Execution
+from mewb.train.protocols import holdout_folds
+from mewb.train.runner import run_holdout, run_loso
 from mewb.train.toy import toy_dataset, toy_samples
 
-TINY = PreprocessConfig(frames=2, size=16)
-FAST = TrainConfig(epochs=1, batch_size=8, threads=2)  # one step per epoch
+TINY = PreprocessConfig(clip_length=2, size=16)
+FAST = TrainConfig(epochs=1, batch_size=8)  # one step per epoch
+HERE = Execution(threads=2, progress=False)
 
 
-def run(out, samples=None, **kwargs):
+def run(out, samples=None, execution=HERE, **kwargs):
     kwargs.setdefault("train_config", FAST)
     return run_loso(samples or toy_samples(2, 4), variant="flow_only", preprocess_config=TINY, out=out,
-                    dataset_factory=toy_dataset, progress=False, **kwargs)
+                    dataset_factory=toy_dataset, execution=execution, **kwargs)
 
 
 def test_run_directory_holds_every_artifact_and_each_sample_is_tested_once(tmp_path):
@@ -66,24 +70,24 @@ def test_resume_after_a_crash_skips_finished_folds_and_matches_an_uninterrupted_
     samples = toy_samples(3, 4)
     reference = run(tmp_path / "reference", samples)
 
-    real_write = loso_module._write_fold
+    real_write = RunDir.write_fold
     written = []
 
-    def crash_after_first(run_dir, result, config):
+    def crash_after_first(self, fold, **kwargs):
         if written:
             raise KeyboardInterrupt("simulated crash")
-        written.append(result.name)
-        real_write(run_dir, result, config)
+        written.append(fold)
+        real_write(self, fold, **kwargs)
 
-    monkeypatch.setattr(loso_module, "_write_fold", crash_after_first)
+    monkeypatch.setattr(RunDir, "write_fold", crash_after_first)
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path / "crashed", samples)
-    monkeypatch.setattr(loso_module, "_write_fold", real_write)
+    monkeypatch.setattr(RunDir, "write_fold", real_write)
     assert not (tmp_path / "crashed" / "metrics.json").exists()
 
     trained = []
-    real_run_fold = loso_module.run_fold
-    monkeypatch.setattr(loso_module, "run_fold", lambda job, **kw: trained.append(job.name) or real_run_fold(job, **kw))
+    real_run_fold = runner_module.run_fold
+    monkeypatch.setattr(runner_module, "run_fold", lambda job, **kw: trained.append(job.name) or real_run_fold(job, **kw))
     resumed = run(tmp_path / "crashed", samples, resume=True)
     assert written[0] not in trained and len(trained) == 2
     pd.testing.assert_frame_equal(resumed.predictions.sort_values("clip").reset_index(drop=True),
@@ -97,8 +101,9 @@ def test_resume_refuses_a_different_experiment(tmp_path):
     run(tmp_path / "run", samples)
     with pytest.raises(ValueError, match="train.lr"):
         run(tmp_path / "run", samples, resume=True, train_config=FAST.replace(lr=1e-4))
-    # execution-only settings may change
-    run(tmp_path / "run", samples, resume=True, train_config=FAST.replace(threads=1))
+    # execution settings may change
+    run(tmp_path / "run", samples, resume=True, execution=HERE.replace(threads=1))
+    assert RunDir.open(tmp_path / "run").config.execution.threads == 1
 
 
 def test_leaky_selection_is_recorded_and_labelled(tmp_path):
@@ -143,7 +148,7 @@ def test_cross_dataset_run_writes_the_same_run_directory(tmp_path):
     samples = toy_samples(2, 3, dataset="casme2") + toy_samples(1, 4, dataset="samm")
     result = run_holdout(samples, train_datasets=["casme2"], test_datasets=["samm"], variant="flow_only",
                          train_config=FAST, preprocess_config=TINY, out=tmp_path / "x", dataset_factory=toy_dataset,
-                         progress=False)
+                         execution=HERE)
     assert set(result.predictions["dataset"]) == {"samm"} and len(result.predictions) == 4
     assert result.metrics["evaluation"] == "cross-dataset"
     assert (tmp_path / "x" / "folds" / "casme2-to-samm" / "fold.json").is_file()
@@ -154,13 +159,13 @@ def test_executors_give_identical_predictions(tmp_path):
     from distributed import LocalCluster
 
     samples = toy_samples(2, 4)
-    config = FAST.replace(threads=1)
-    here = run(tmp_path / "inprocess", samples, train_config=config).predictions.sort_values("clip")
-    pool = run(tmp_path / "process", samples, train_config=config, executor="process", workers=2)
+    one = HERE.replace(threads=1)
+    here = run(tmp_path / "inprocess", samples, execution=one).predictions.sort_values("clip")
+    pool = run(tmp_path / "process", samples, execution=one.replace(executor="process", workers=2))
     # processes=False would default to the in-process transport; tcp on 127.0.0.1 exercises the real one
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://", host="127.0.0.1",
                       dashboard_address=None) as cluster:
-        dask = run(tmp_path / "dask", samples, train_config=config, executor="dask", scheduler=cluster.scheduler_address)
+        dask = run(tmp_path / "dask", samples, execution=one.replace(executor="dask", scheduler=cluster.scheduler_address))
     for other in (pool, dask):
         pd.testing.assert_frame_equal(other.predictions.sort_values("clip").reset_index(drop=True),
                                       here.reset_index(drop=True))
@@ -173,11 +178,12 @@ def test_a_killed_run_resumes_to_the_same_metrics(tmp_path):
         f"""
         import sys
         from mewb.data.preprocess import PreprocessConfig
-        from mewb.train import TrainConfig, run_loso
+        from mewb.train import Execution, TrainConfig, run_loso
         from mewb.train.toy import toy_dataset, toy_samples
-        run_loso(toy_samples(3, 4), variant="flow_only", train_config=TrainConfig(epochs=2, batch_size=8, threads=1),
-                 preprocess_config=PreprocessConfig(frames=2, size=16), out=sys.argv[1],
-                 dataset_factory=toy_dataset, progress=False, resume=len(sys.argv) > 2)
+        run_loso(toy_samples(3, 4), variant="flow_only", train_config=TrainConfig(epochs=2, batch_size=8),
+                 preprocess_config=PreprocessConfig(clip_length=2, size=16), out=sys.argv[1],
+                 dataset_factory=toy_dataset, execution=Execution(threads=1, progress=False),
+                 resume=len(sys.argv) > 2)
         """
     )
     out = tmp_path / "killed"
@@ -201,31 +207,38 @@ def test_cli_loso_on_a_tiny_synthme_dataset(tmp_path):
     from mewb.synth import SynthConfig, generate_dataset
 
     data = generate_dataset(tmp_path / "synth", SynthConfig(subjects=2, clips_per_subject=3, frames=48, size=32))
-    args = ["loso", "--dataset", "synth", "--root", str(data), "--variant", "flow_only", "--epochs", "1",
-            "--frames", "3", "--size", "16", "--flow-backend", "farneback", "--batch-size", "2",
-            "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "run"), "--no-progress"]
+    args = ["loso", "--dataset", "synth", "--data-root", str(data), "--variant", "flow_only", "--epochs", "1",
+            "--clip-length", "3", "--size", "16", "--flow-backend", "farneback", "--batch-size", "2",
+            "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "run"), "--no-progress"]
     assert main(args) == 0
     result = load_run(tmp_path / "run")
-    assert result.metrics["pooled"]["n"] == 6 and result.config["dataset"]["name"] == "synth"
+    assert result.metrics["pooled"]["n"] == 6 and result.config.dataset.name == "synth"
+    assert result.config.execution.cache_dir == str(tmp_path / "cache")
     assert main(args) == 2  # exists: one clear error line, no traceback
     assert main(args[:-3] + ["--out", str(tmp_path / "run"), "--resume", "--no-progress"]) == 0
 
 
-def test_cli_layers_a_config_file_under_the_preprocessing_flags(tmp_path):
+def test_cli_flags_are_overrides_on_top_of_the_recipe(tmp_path, capsys):
     import argparse
 
-    from mewb.train.command import add_run_arguments, resolve_configs
+    from mewb.commands.train import add_run_arguments, overrides_from
+    from mewb.recipe import resolve
 
-    config = tmp_path / "c.yaml"
-    config.write_text("variant: dual\npreprocess: {size: 40, flow_backend: tvl1, frames: 2}\ntrain: {epochs: 3}\n")
+    recipe = tmp_path / "c.yaml"
+    recipe.write_text("variant: dual\npreprocess: {size: 40, flow_backend: tvl1, clip_length: 2}\ntrain: {epochs: 3}\n")
     parser = argparse.ArgumentParser()
     add_run_arguments(parser)
-    args = parser.parse_args(["--out", str(tmp_path / "run"), "--config", str(config), "--size", "32",
+    args = parser.parse_args(["--out", str(tmp_path / "run"), "--recipe", str(recipe), "--size", "32",
                               "--sampling", "onset_apex", "--flow-mode", "onset_apex", "--flow-size", "64",
-                              "--stabilise", "--flow-backend", "farneback"])
-    variant, train, pre, _ = resolve_configs(args)
-    assert variant == "dual" and train.epochs == 3 and pre.frames == 2
+                              "--stabilise", "--flow-backend", "farneback", "--set", "train.lr=0.01"])
+    resolved = resolve(args.variant, args.recipe, overrides_from(args))
+    pre = resolved.preprocess
+    assert resolved.variant == "dual" and resolved.train.epochs == 3 and resolved.train.lr == 0.01
+    assert pre.clip_length == 2
     assert (pre.size, pre.flow_size, pre.flow_stabilise, pre.flow_backend) == (32, 64, True, "farneback")
     assert pre.sampling == pre.flow_mode == "onset_apex"
     plain = parser.parse_args(["--out", str(tmp_path / "run")])
-    assert resolve_configs(plain)[2] == PreprocessConfig()  # flags not given leave the defaults alone
+    assert resolve(plain.variant, plain.recipe, overrides_from(plain)).preprocess == PreprocessConfig(evm=True)  # full
+    old = parser.parse_args(["--out", "x", "--frames", "5", "--cache", "c", "--config", str(recipe)])
+    assert "--frames is deprecated, use --clip-length" in capsys.readouterr().err
+    assert resolve(old.variant, old.recipe, overrides_from(old)).preprocess.clip_length == 5

@@ -1,14 +1,13 @@
-"""Sample -> model-ready arrays: clip loading, optional EVM, optical flow (cached).
+"""The preprocessing settings and the functions the clip pipeline's stages call.
 
-The preprocessing step of the flow in DESIGN.md. One ``PreprocessConfig`` describes everything
-that shapes the arrays a model sees, is stored in every run directory, and keys the cache, so a
+One ``PreprocessConfig`` describes everything that shapes the arrays a model sees; it is stored
+in every run directory, and the stages of :class:`mewb.data.pipeline.ClipPipeline` (which owns
+caching and the conversion to tensors) derive their cache keys from the settings they read, so a
 run's preprocessing can be replayed exactly (``mewb predict`` does).
 
-Per sample, two cache entries:
-
-* ``frames``: the face clip ``(T, H, W, 3)`` uint8 (EVM-magnified when ``evm`` is on);
-* ``flow``: ``(3, T-1, H, W)`` float32 channels (u, v, optical strain) computed from those
-  frames, or ``(3, 1, H, W)`` in the onset->apex single-flow mode.
+* the face clip ``(T, H, W, 3)`` uint8 (EVM-magnified when ``evm`` is on): :func:`load_frames`;
+* flow ``(3, T-1, H, W)`` float32 channels (u, v, optical strain) computed from those frames,
+  or ``(3, 1, H, W)`` in the onset->apex single-flow mode: :func:`flow_from_frames`.
 
 EVM runs on every frame of the onset..offset span at the recorded frame rate (a temporal filter
 needs the real sampling rate), before the span is sampled down to ``T`` frames.
@@ -22,7 +21,6 @@ import cv2
 import numpy as np
 
 from mewb.configs import strict_from_dict
-from mewb.data.cache import PreprocessCache
 from mewb.data.sample import Sample
 
 EVM_MAX_SPAN = 96  # frames of the onset..offset span magnified at most (longer spans are subsampled)
@@ -31,9 +29,9 @@ FRAME_MEAN, FRAME_STD = 0.5, 0.25  # fixed, not dataset statistics: no test subj
 
 @dataclass(frozen=True)
 class PreprocessConfig:
-    """How a sample becomes arrays. Stored in ``config.yaml`` and part of every cache key."""
+    """How a sample becomes arrays. Stored in ``config.yaml``; each pipeline stage keys on what it reads."""
 
-    frames: int = 8  # T, frames per clip (flow has T-1, or 1 in onset_apex flow mode)
+    clip_length: int = 8  # T, frames per clip (flow has T-1, or 1 in onset_apex flow mode)
     size: int = 64  # H = W of the face crop in pixels
     sampling: str = "uniform"  # uniform | interpolate | apex_window | onset_apex (see frames.load_clip)
     colour: str = "grey"  # grey (repeated to 3 channels) | rgb
@@ -51,6 +49,8 @@ class PreprocessConfig:
     flow_size: int | None = None  # compute flow on frames this large, then resize it to `size` (None = size)
 
     def __post_init__(self) -> None:
+        if self.clip_length < 1 or self.size < 1:
+            raise ValueError(f"clip_length and size must be >= 1, got {self.clip_length} and {self.size}")
         if self.flow_size is not None and self.flow_size < self.size:
             raise ValueError(f"flow_size ({self.flow_size}) must be at least size ({self.size}), or None")
 
@@ -60,20 +60,6 @@ class PreprocessConfig:
     @classmethod
     def from_dict(cls, values: dict) -> "PreprocessConfig":
         return strict_from_dict(cls, values, "preprocessing")
-
-    def with_variant_defaults(self, data_config: dict) -> "PreprocessConfig":
-        """Apply a model variant's data defaults (``model.data_config``, e.g. ``evm``)."""
-        values = self.to_dict()
-        if "evm" in data_config:
-            values["evm"] = bool(data_config["evm"])
-        return PreprocessConfig(**values)
-
-    def frames_part(self) -> dict:
-        """The settings that shape the frames entry (and so its cache key)."""
-        keys = ["frames", "size", "sampling", "colour", "align", "evm"]
-        if self.evm:
-            keys += ["evm_alpha", "evm_low_hz", "evm_high_hz", "evm_levels"]
-        return {k: getattr(self, k) for k in keys}
 
 
 def _grey(clip: np.ndarray) -> np.ndarray:
@@ -94,7 +80,7 @@ def load_frames(sample: Sample, config: PreprocessConfig) -> np.ndarray:
     size = (config.size, config.size)
     if not config.evm or sample.flow_image is not None:
         return load_clip(
-            sample, frames=config.frames, size=size, sampling=config.sampling, colour=config.colour, align=config.align
+            sample, frames=config.clip_length, size=size, sampling=config.sampling, colour=config.colour, align=config.align
         )
     if config.sampling not in ("uniform", "interpolate", "onset_apex"):
         raise ValueError(f"evm needs sampling 'uniform', 'interpolate' or 'onset_apex' (the whole span), got {config.sampling!r}")
@@ -118,7 +104,7 @@ def load_frames(sample: Sample, config: PreprocessConfig) -> np.ndarray:
         position = (apex - (sample.onset or 0)) * (loaded - 1) / (span - 1)
         return clip[[0, int(np.clip(round(position), 0, loaded - 1))]]  # (2, H, W, 3)
     pick = sample_uniform if config.sampling == "uniform" else sample_interpolate
-    return pick(clip, config.frames)
+    return pick(clip, config.clip_length)
 
 
 def resize_flow(flow: np.ndarray, size: int) -> np.ndarray:
@@ -143,7 +129,7 @@ def resize_flow(flow: np.ndarray, size: int) -> np.ndarray:
 def flow_from_frames(clip: np.ndarray, config: PreprocessConfig) -> np.ndarray:
     """Optical flow of a face clip ``(T, H, W, 3)`` uint8 -> ``(3, T', H, W)`` float32 (u, v, strain).
 
-    The flow keeps the clip's size; :func:`preprocess_sample` resizes it when ``flow_size`` is set.
+    The flow keeps the clip's size; the pipeline's flow stage resizes it when ``flow_size`` is set.
     """
     from mewb.data.flow import clip_flow
 
@@ -174,14 +160,6 @@ def flow_frames_config(config: PreprocessConfig) -> PreprocessConfig:
     return replace(config, size=config.flow_size)
 
 
-def flow_at_model_size(clip: np.ndarray, config: PreprocessConfig) -> np.ndarray:
-    """Flow ``(3, T', size, size)`` of a clip loaded with :func:`flow_frames_config` settings.
-
-    The one path from frames to the flow a model sees: computed at ``flow_size``, then resized.
-    """
-    return resize_flow(flow_from_frames(clip, flow_frames_config(config)), config.size)
-
-
 def flow_image_to_flow(image: np.ndarray) -> np.ndarray:
     """A precomputed flow image ``(1, H, W, 3)`` uint8 -> ``(3, 1, H, W)`` float32.
 
@@ -191,55 +169,6 @@ def flow_image_to_flow(image: np.ndarray) -> np.ndarray:
     x = image[0].astype(np.float32).transpose(2, 0, 1)  # (3, H, W)
     flow = np.stack([x[0] / 127.5 - 1.0, x[1] / 127.5 - 1.0, x[2] / 255.0])
     return flow[:, None]  # (3, 1, H, W)
-
-
-def preprocess_sample(
-    sample: Sample,
-    config: PreprocessConfig,
-    modalities: tuple[str, ...] = ("frames", "flow"),
-    cache: PreprocessCache | None = None,
-) -> dict[str, np.ndarray]:
-    """Arrays for the modalities asked for: ``frames`` ``(T, H, W, 3)`` uint8, ``flow`` ``(3, T', H, W)`` float32."""
-    sources = [sample.flow_image] if sample.flow_image is not None else list(sample.frames)
-
-    def cached(name: str, settings: dict, build) -> np.ndarray:
-        if cache is None:
-            return build()
-        key = cache.key(sources, {"entry": name, "sample": sample.key, **settings})
-        return cache.get_or_build(key, lambda: {name: build()})[name]
-
-    frames_settings = config.frames_part()
-    out: dict[str, np.ndarray] = {}
-    clip = None
-    if "frames" in modalities:
-        if sample.flow_image is not None:
-            raise ValueError(f"{sample.key}: a precomputed flow image has no face frames; use a flow-only model")
-        clip = cached("frames", frames_settings, lambda: load_frames(sample, config))
-        out["frames"] = clip
-    if "flow" in modalities:
-        if sample.flow_image is not None:
-            image = cached("frames", frames_settings, lambda: load_frames(sample, config))
-            out["flow"] = flow_image_to_flow(image)
-        else:
-            flow_settings = {
-                **frames_settings,
-                **{k: getattr(config, k) for k in ("flow_backend", "flow_mode", "flow_normalise", "flow_scale")},
-            }
-            if config.flow_stabilise:  # only when on, so cache keys of earlier runs stay valid
-                flow_settings["flow_stabilise"] = True
-            flow_config = flow_frames_config(config)
-            if flow_config is not config:  # flow on larger frames, resized down: its own cache key
-                flow_settings = {**flow_settings, "flow_size": config.flow_size}
-
-            def build_flow() -> np.ndarray:
-                if flow_config is not config:  # the larger frames are a cache entry of their own (robustness reads them)
-                    large = cached("frames", flow_config.frames_part(), lambda: load_frames(sample, flow_config))
-                    return flow_at_model_size(large, config)
-                source = clip if clip is not None else cached("frames", frames_settings, lambda: load_frames(sample, config))
-                return flow_from_frames(source, config)
-
-            out["flow"] = cached("flow", flow_settings, build_flow)
-    return out
 
 
 def frames_to_tensor_array(clip: np.ndarray) -> np.ndarray:

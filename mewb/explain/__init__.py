@@ -34,7 +34,7 @@ from mewb.explain.localisation import (
     region_volume,
 )
 from mewb.explain.robustness import PERTURBATIONS, perturb, robustness_table, run_robustness
-from mewb.explain.runs import FoldModels, load_fold_model, read_run
+from mewb.explain.runs import FoldModels
 from mewb.explain.timing import time_methods
 from mewb.explain.volume import (
     error_heatmaps,
@@ -60,7 +60,6 @@ __all__ = [
     "frames_from_tensor",
     "ground_truth",
     "list_methods",
-    "load_fold_model",
     "localisation_scores",
     "localisation_table",
     "normalise_saliency",
@@ -70,7 +69,6 @@ __all__ = [
     "pointing_game",
     "prepare",
     "project_2d",
-    "read_run",
     "region_volume",
     "robustness_table",
     "run_embeddings",

@@ -37,7 +37,7 @@ def fold_embeddings(
     """
     from tqdm.auto import tqdm
 
-    from mewb.explain.evaluate import clip_inputs
+    from mewb.data.pipeline import ClipPipeline
 
     features = [None] * len(samples)
     preds = np.zeros(len(samples), int)
@@ -59,7 +59,7 @@ def fold_embeddings(
                 indices = order[key]
                 for start in range(0, len(indices), batch_size):
                     chunk = indices[start : start + batch_size]
-                    items = [clip_inputs(samples[i], config, model.modalities, cache) for i in chunk]
+                    items = [ClipPipeline(config, model.modalities, cache).inputs(samples[i]) for i in chunk]
                     x = {m: torch.cat([it[m] for it in items]) for m in model.modalities}
                     f = model.features(x)  # (n, D)
                     p = torch.softmax(model.classifier(f), dim=1)  # dropout is identity in eval
@@ -126,9 +126,10 @@ def project_2d(features: np.ndarray, method: str = "umap", **options) -> np.ndar
 
 def run_embeddings(run_dir: str, *, data_root: str | None = None, cache=None) -> tuple[np.ndarray, pd.DataFrame]:
     """:func:`fold_embeddings` of a LOSO run directory's test samples (metadata gets a ``variant`` column)."""
-    from mewb.explain.runs import FoldModels, read_run, run_samples
+    from mewb.explain.runs import FoldModels, run_samples
+    from mewb.rundir import RunDir
 
-    info = read_run(run_dir)
-    features, meta = fold_embeddings(FoldModels(run_dir, info=info), run_samples(info, data_root), info.preprocess, cache=cache)
-    meta.insert(0, "variant", info.variant)
+    run = RunDir.open(run_dir)
+    features, meta = fold_embeddings(FoldModels(run), run_samples(run, data_root), run.preprocess, cache=cache)
+    meta.insert(0, "variant", run.variant)
     return features, meta

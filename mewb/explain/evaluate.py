@@ -19,7 +19,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from mewb.data.preprocess import PreprocessConfig, frames_to_tensor_array, preprocess_sample
+from mewb.data.pipeline import ClipPipeline
+from mewb.data.preprocess import PreprocessConfig
 from mewb.data.sample import Sample
 from mewb.explain.adapter import prepare
 from mewb.explain.base import attribute
@@ -40,17 +41,6 @@ TABLE_OPTIONS: dict[str, dict] = {
     "occlusion": {"window": (4, 16, 16), "stride": (4, 16, 16)},  # 2 x 4 x 4 windows per input
 }
 TABLE_FRACTIONS = tuple(np.round(np.linspace(0.0, 1.0, 11), 4))
-
-
-def clip_inputs(sample: Sample, config: PreprocessConfig, modalities: Sequence[str], cache=None) -> dict[str, torch.Tensor]:
-    """One sample as model inputs with a batch axis: ``{"frames": (1, 3, T, H, W), "flow": (1, 3, T', H, W)}``."""
-    arrays = preprocess_sample(sample, config, tuple(modalities), cache)
-    out = {}
-    if "frames" in arrays:
-        out["frames"] = torch.from_numpy(frames_to_tensor_array(arrays["frames"]))[None]
-    if "flow" in arrays:
-        out["flow"] = torch.from_numpy(arrays["flow"].astype(np.float32))[None]
-    return out
 
 
 def supports(model: nn.Module, method: str) -> bool:
@@ -159,7 +149,7 @@ def score_fold_models(
     for index, (key, sample) in enumerate(tqdm(todo, desc=f"explain {variant}", unit="clip", disable=not progress)):
         if key != current:
             adapter, current = prepare(fold_models[key]), key
-        inputs = clip_inputs(sample, config, adapter.modalities, cache)
+        inputs = ClipPipeline(config, adapter.modalities, cache).inputs(sample)
         gt = ground_truth(sample, config, size=tuple(next(iter(inputs.values())).shape[3:]))
         # Each clip its own random maps and deletion orders (the same for every variant and method):
         # one seed for all would score every clip against the same 20 random peaks.
@@ -180,18 +170,19 @@ def score_runs(
     **score_options,
 ) -> pd.DataFrame:
     """:func:`score_fold_models` over LOSO run directories (one variant each); rows of all runs."""
-    from mewb.explain.runs import FoldModels, read_run, run_samples
+    from mewb.explain.runs import FoldModels, run_samples
+    from mewb.rundir import RunDir
 
     frames = []
     for run_dir in run_dirs:
-        info = read_run(run_dir)
-        samples = run_samples(info, data_root)
+        run = RunDir.open(run_dir)
+        samples = run_samples(run, data_root)
         frames.append(
             score_fold_models(
-                FoldModels(run_dir, info=info),
+                FoldModels(run),
                 samples,
-                info.preprocess,
-                variant=info.variant,
+                run.preprocess,
+                variant=run.variant,
                 cache=cache,
                 clips_per_subject=clips_per_subject,
                 progress=progress,

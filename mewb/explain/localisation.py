@@ -46,7 +46,7 @@ def seen_positions(sample: Sample, config) -> tuple[np.ndarray, np.ndarray | Non
     from mewb.data.frames import select_indices
 
     numbers = sample.frame_numbers or tuple(range(1, len(sample.frames) + 1))
-    return select_indices(sample, numbers, frames=config.frames, sampling=config.sampling)
+    return select_indices(sample, numbers, frames=config.clip_length, sampling=config.sampling)
 
 
 def ground_truth(sample: Sample, config, *, size: tuple[int, int] | None = None) -> dict[str, np.ndarray]:
@@ -54,7 +54,7 @@ def ground_truth(sample: Sample, config, *, size: tuple[int, int] | None = None)
 
     Args:
         sample: a SynthME sample (``sample.ground_truth`` is its ``.npz``).
-        config: the run's ``PreprocessConfig`` (``frames``, ``size``, ``sampling``).
+        config: the run's ``PreprocessConfig`` (``clip_length``, ``size``, ``sampling``).
         size: ``(H, W)`` of the model input (default ``(config.size, config.size)``).
 
     Returns:

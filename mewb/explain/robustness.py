@@ -31,13 +31,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from mewb.data.preprocess import (
-    PreprocessConfig,
-    flow_at_model_size,
-    flow_frames_config,
-    frames_to_tensor_array,
-    preprocess_sample,
-)
+from mewb.data.pipeline import ClipPipeline
+from mewb.data.preprocess import PreprocessConfig
 from mewb.data.sample import Sample
 from mewb.registry import Registry
 
@@ -128,23 +123,15 @@ def perturbed_inputs(
     frames (the clean flow is used for the unperturbed case, so ``none`` equals the clean run),
     at the run's ``flow_size`` when it has one: the frames flow is computed on are perturbed too.
     """
+    pipeline = ClipPipeline(config, modalities, cache)
     if name == "none" or severity == 0:
-        from mewb.explain.evaluate import clip_inputs
-
-        return clip_inputs(sample, config, modalities, cache)
-    clip = preprocess_sample(sample, config, ("frames",), cache)["frames"]  # (T, H, W, 3) uint8
-    bad = perturb(clip, name, severity, seed=seed)
-    out = {}
+        return pipeline.inputs(sample)
+    arrays = {}
     if "frames" in modalities:
-        out["frames"] = torch.from_numpy(frames_to_tensor_array(bad))[None]
-    if "flow" in modalities:
-        source_config = flow_frames_config(config)
-        flow_source = bad  # the perturbed frames themselves, unless flow is computed on larger ones
-        if source_config is not config:
-            large = preprocess_sample(sample, source_config, ("frames",), cache)["frames"]
-            flow_source = perturb(large, name, severity, seed=seed)
-        out["flow"] = torch.from_numpy(flow_at_model_size(flow_source, config).astype(np.float32))[None]
-    return out
+        arrays["frames"] = perturb(pipeline.frames(sample), name, severity, seed=seed)  # (T, H, W, 3) uint8
+    if "flow" in modalities:  # recomputed from the perturbed frames it is computed on (at flow_size when set)
+        arrays["flow"] = pipeline.flow_of(perturb(pipeline.flow_source_frames(sample), name, severity, seed=seed))
+    return ClipPipeline.to_tensors(arrays, batch=True)
 
 
 def _scores(labels: np.ndarray, preds: np.ndarray) -> dict[str, float]:
@@ -211,10 +198,11 @@ def run_robustness(
     ``clips_per_subject`` keeps the first clips of each subject (flow is recomputed for every
     clip and condition, which dominates the cost with TV-L1).
     """
-    from mewb.explain.runs import FoldModels, read_run, run_samples
+    from mewb.explain.runs import FoldModels, run_samples
+    from mewb.rundir import RunDir
 
-    infos = [read_run(r) for r in run_dirs]
-    samples = run_samples(infos[0], data_root)
+    runs = [RunDir.open(r) for r in run_dirs]
+    samples = run_samples(runs[0], data_root)
     if clips_per_subject is not None:
         kept: dict[str, int] = {}
         picked = []
@@ -224,6 +212,6 @@ def run_robustness(
                 picked.append(s)
         samples = picked
     variants: dict[str, tuple[Callable, PreprocessConfig]] = {
-        info.variant: (FoldModels(info.run_dir, info=info, keep=8), info.preprocess) for info in infos
+        run.variant: (FoldModels(run, keep=8), run.preprocess) for run in runs
     }
     return robustness_table(variants, samples, cache=cache, **options)

@@ -1,8 +1,8 @@
 """Named models: ``create_model(name)``, ``list_models()``, and the IM3DR-MFER ablation variants.
 
 A variant is a registered function that only fixes arguments of ``MicroExpressionNet`` (any can
-be overridden through ``create_model(name, **kwargs)``) and states the data it expects in
-``model.data_config`` (which modalities, whether EVM magnification is applied before flow).
+be overridden through ``create_model(name, **kwargs)``); ``model.modalities`` says which inputs it
+reads, and :func:`data_defaults` the preprocessing it expects (EVM before flow for ``full``).
 
 =============  =============================================================================
 ``r3d18``      dense 3D ResNet18 on frames, torchvision's R3D-18 layout: the reference every
@@ -34,6 +34,10 @@ DEFAULT_DROPOUT = 0.2  # for the ablation variants, so baseline and improved tra
 
 IMPROVED = dict(groups=DEFAULT_GROUPS, mscaf=True, dropout=DEFAULT_DROPOUT)
 
+# What each variant expects of its data, as PreprocessConfig fields: read before any model is
+# built (mewb.recipe.resolve), and below a recipe's or the user's own choice.
+DATA_DEFAULTS = {"full": {"evm": True}}
+
 
 def create_model(name: str, num_classes: int = 3, **kwargs) -> MicroExpressionNet:
     """Build the registered model ``name``; unknown names raise ``ValueError`` listing all."""
@@ -46,37 +50,41 @@ def list_models() -> list[str]:
     return MODELS.names()
 
 
-def _build(defaults: dict, data_config: dict, num_classes: int, kwargs: dict) -> MicroExpressionNet:
-    model = MicroExpressionNet(num_classes=num_classes, **{**defaults, **kwargs})
-    model.data_config = {"modalities": list(model.modalities), **data_config}
-    return model
+def data_defaults(name: str) -> dict:
+    """The preprocessing settings variant ``name`` asks for (``{"evm": True}`` for ``full``); no model is built."""
+    MODELS.get(name)  # unknown names fail here, listing the valid ones
+    return dict(DATA_DEFAULTS.get(name, {}))
+
+
+def _build(defaults: dict, num_classes: int, kwargs: dict) -> MicroExpressionNet:
+    return MicroExpressionNet(num_classes=num_classes, **{**defaults, **kwargs})
 
 
 @MODELS.register()
 def r3d18(num_classes: int = 3, **kwargs) -> MicroExpressionNet:
-    return _build(dict(modalities=("frames",)), {"evm": False}, num_classes, kwargs)
+    return _build(dict(modalities=("frames",)), num_classes, kwargs)
 
 
 @MODELS.register()
 def baseline(num_classes: int = 3, **kwargs) -> MicroExpressionNet:
-    return _build(dict(modalities=("frames",), dropout=DEFAULT_DROPOUT), {"evm": False}, num_classes, kwargs)
+    return _build(dict(modalities=("frames",), dropout=DEFAULT_DROPOUT), num_classes, kwargs)
 
 
 @MODELS.register()
 def flow_only(num_classes: int = 3, **kwargs) -> MicroExpressionNet:
-    return _build(dict(modalities=("flow",), **IMPROVED), {"evm": False}, num_classes, kwargs)
+    return _build(dict(modalities=("flow",), **IMPROVED), num_classes, kwargs)
 
 
 @MODELS.register()
 def improved(num_classes: int = 3, **kwargs) -> MicroExpressionNet:
-    return _build(dict(modalities=("frames",), **IMPROVED), {"evm": False}, num_classes, kwargs)
+    return _build(dict(modalities=("frames",), **IMPROVED), num_classes, kwargs)
 
 
 @MODELS.register()
 def dual(num_classes: int = 3, **kwargs) -> MicroExpressionNet:
-    return _build(dict(modalities=("frames", "flow"), **IMPROVED), {"evm": False}, num_classes, kwargs)
+    return _build(dict(modalities=("frames", "flow"), **IMPROVED), num_classes, kwargs)
 
 
 @MODELS.register()
 def full(num_classes: int = 3, **kwargs) -> MicroExpressionNet:
-    return _build(dict(modalities=("frames", "flow"), casanet=True, **IMPROVED), {"evm": True}, num_classes, kwargs)
+    return _build(dict(modalities=("frames", "flow"), casanet=True, **IMPROVED), num_classes, kwargs)

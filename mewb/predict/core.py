@@ -1,7 +1,7 @@
 """Analyse one recording: read it, align the face, spot micro-movements, classify, explain.
 
 The recording becomes a :class:`~mewb.data.sample.Sample` (a video file, or a frame folder with
-its frame numbers) and every model input is made by ``mewb.data.preprocess.preprocess_sample``
+its frame numbers) and every model input is made by ``mewb.data.pipeline.ClipPipeline``
 with the run's own :class:`~mewb.data.preprocess.PreprocessConfig` (sampling, EVM, flow backend,
 size, alignment on the onset frame), exactly as in training. Spotting (:mod:`mewb.spotting`)
 works on its own face crops: one alignment transform for the whole recording, so head motion
@@ -258,10 +258,10 @@ def given_interval(recording: Recording, onset, apex, offset) -> Interval:
 def _clip_labels(sample: Sample, recording: Recording, config) -> list[str]:
     """Which recording frame each of the clip's ``T`` frames shows (``frame N``)."""
     sampling = "uniform" if config.evm else config.sampling
-    indices, weights = select_indices(sample, recording.numbers, frames=config.frames, sampling=sampling)
+    indices, weights = select_indices(sample, recording.numbers, frames=config.clip_length, sampling=sampling)
     if weights is not None:
         indices = np.where(weights[:, None] < 0.5, indices, indices[:, ::-1])[:, 0]  # the nearer frame
-    return [f"frame {recording.numbers[int(i)]}" for i in np.asarray(indices).ravel()[: config.frames]]
+    return [f"frame {recording.numbers[int(i)]}" for i in np.asarray(indices).ravel()[: config.clip_length]]
 
 
 def saliency_for(model: RunModel, inputs: dict, target: int, method: str) -> np.ndarray:
@@ -279,7 +279,7 @@ def saliency_for(model: RunModel, inputs: dict, target: int, method: str) -> np.
 
 def analyse(recording: Recording, interval: Interval, model: RunModel, *, saliency: str | None = "gradcam") -> Analysis:
     """Classify one interval with the run's preprocessing, and explain the predicted class."""
-    from mewb.data.preprocess import frames_to_tensor_array, preprocess_sample
+    from mewb.data.pipeline import ClipPipeline
     from mewb.explain import overlay
 
     started = time.perf_counter()
@@ -287,15 +287,12 @@ def analyse(recording: Recording, interval: Interval, model: RunModel, *, salien
     n = recording.numbers
     sample = recording.sample(n[interval.onset], n[interval.apex], n[interval.offset])
     try:
-        arrays = preprocess_sample(sample, config, ("frames", "flow"))
+        arrays = ClipPipeline(config, ("frames", "flow")).arrays(sample)
     except DatasetError as error:
         raise DatasetError(f"{error} (the face is aligned on the interval's onset frame {n[interval.onset]}, "
                            "as in training)") from None
     clip = arrays["frames"]  # (T, H, W, 3) uint8
-    inputs = {
-        "frames": torch.from_numpy(frames_to_tensor_array(clip))[None],  # (1, 3, T, H, W)
-        "flow": torch.from_numpy(np.ascontiguousarray(arrays["flow"], dtype=np.float32))[None],  # (1, 3, T', H, W)
-    }
+    inputs = ClipPipeline.to_tensors(arrays, batch=True)  # frames (1, 3, T, H, W), flow (1, 3, T', H, W)
     probs = model.probabilities(inputs)[0]  # (K,)
     shown = None
     if saliency:
@@ -328,10 +325,10 @@ def predict_recording(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     recording = path if isinstance(path, Recording) else open_recording(path, fps)
-    need = max(model.preprocess.frames, 3)
+    need = max(model.preprocess.clip_length, 3)
     if len(recording) < need:
         raise ValueError(f"{recording.path}: {len(recording)} frames, fewer than the run's clip length of "
-                         f"{model.preprocess.frames} frames (preprocess.frames in {model.run_dir / 'config.yaml'})")
+                         f"{model.preprocess.clip_length} frames (preprocess.clip_length in {model.run_dir / 'config.yaml'})")
     timings["read"] = time.perf_counter() - t0
     given = any(v is not None for v in (onset, apex, offset))
     details = None

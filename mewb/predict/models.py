@@ -11,7 +11,7 @@ preprocessing) and otherwise averages the class probabilities of the fold models
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,9 +20,8 @@ import torch
 from torch import nn
 
 from mewb.data.preprocess import PreprocessConfig
-
-FINAL_PROTOCOL = "all-subjects"  # config.yaml "protocol" of a final-model run
-FINAL_FOLD = "all"  # its one fold: folds/all/checkpoint.pt
+from mewb.predict.final import FINAL_FOLD, FINAL_PROTOCOL
+from mewb.rundir import RunConfig, RunDir, RunDirError
 
 
 class NoModelError(ValueError):
@@ -43,7 +42,7 @@ class RunModel:
     kind: str  # "final" | "fold-average"
     preprocess: PreprocessConfig
     class_names: list[str]
-    config: dict = field(default_factory=dict, repr=False)
+    config: RunConfig | None = field(default=None, repr=False)
 
     @property
     def modalities(self) -> tuple[str, ...]:
@@ -66,57 +65,15 @@ class RunModel:
         return torch.stack(probs).mean(0).numpy()
 
 
-def _read_config(run_dir: Path) -> dict:
-    import yaml
-
-    path = run_dir / "config.yaml"
-    if not run_dir.is_dir():
-        raise FileNotFoundError(f"{run_dir}: run directory not found")
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: not found; --run must be a mewb run directory (mewb loso --out ...)")
-    try:
-        config = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise ValueError(f"{path}: not valid YAML ({error})") from None
-    if not isinstance(config, dict) or not isinstance(config.get("variant"), str):
-        raise ValueError(f"{path}: no model variant in the run's config")
-    return config
+def _same_model(a: RunConfig, b: RunConfig) -> bool:
+    return (a.variant, a.model_kwargs, a.num_classes, a.preprocess, a.dataset.class_names) == (
+        b.variant, b.model_kwargs, b.num_classes, b.preprocess, b.dataset.class_names)
 
 
-def _is_final(config: dict) -> bool:
-    return config.get("protocol") == FINAL_PROTOCOL
-
-
-def _checkpoints(run_dir: Path, config: dict) -> list[Path]:
-    if _is_final(config):
-        return [p for p in [run_dir / "folds" / FINAL_FOLD / "checkpoint.pt"] if p.is_file()]
-    return sorted((run_dir / "folds").glob("**/checkpoint.pt"))
-
-
-def _same_model(a: dict, b: dict) -> bool:
-    keys = ("variant", "model_kwargs", "num_classes", "preprocess")
-    return all(a.get(k) == b.get(k) for k in keys) and (
-        (a.get("dataset") or {}).get("class_names") == (b.get("dataset") or {}).get("class_names"))
-
-
-def _load(path: Path, config: dict) -> nn.Module:
-    from mewb.models import create_model
-
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as error:  # a truncated or foreign file: name it, whatever torch raised
-        raise NoModelError(f"{path}: cannot load the checkpoint ({type(error).__name__}: {error})") from None
-    state = checkpoint.get("state_dict") if isinstance(checkpoint, Mapping) else None
-    if state is None:
-        raise NoModelError(f"{path}: no 'state_dict' in the checkpoint")
-    model = create_model(config["variant"], num_classes=int(config.get("num_classes") or 3),
-                         **(config.get("model_kwargs") or {}))
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as error:
-        first = str(error).strip().splitlines()[0]
-        raise NoModelError(f"{path}: weights do not fit the run's model {config['variant']!r} ({first})") from None
-    return model.eval()
+def _folds(run: RunDir) -> list[str]:
+    if run.config.protocol == FINAL_PROTOCOL:
+        return [f for f in run.finished_folds() if f == FINAL_FOLD]
+    return run.finished_folds()
 
 
 def load_run_model(run_dir: str | Path, *, prefer_final: bool = True) -> RunModel:
@@ -125,36 +82,29 @@ def load_run_model(run_dir: str | Path, *, prefer_final: bool = True) -> RunMode
     Raises ``FileNotFoundError`` (no run directory or ``config.yaml``) or :class:`NoModelError`
     (no loadable checkpoint), each naming the file.
     """
-    run_dir = Path(run_dir)
-    config = _read_config(run_dir)
-    chosen_dir, chosen = run_dir, config
-    if prefer_final and not _is_final(config):
-        sibling = run_dir.parent / f"{run_dir.name}-final"
+    chosen = RunDir.open(run_dir)
+    if prefer_final and chosen.config.protocol != FINAL_PROTOCOL:
+        sibling = chosen.path.parent / f"{chosen.path.name}-final"
         if (sibling / "config.yaml").is_file():
-            other = _read_config(sibling)
-            if _is_final(other) and _same_model(config, other) and _checkpoints(sibling, other):
-                chosen_dir, chosen = sibling, other
-    paths = _checkpoints(chosen_dir, chosen)
-    if not paths:
-        where = chosen_dir / "folds" / (FINAL_FOLD if _is_final(chosen) else "*") / "checkpoint.pt"
-        raise NoModelError(f"{chosen_dir}: no usable model, no checkpoint at {where} (is the run finished?)")
-    models = [_load(p, chosen) for p in paths]
-    names = list((chosen.get("dataset") or {}).get("class_names") or [])
-    num_classes = int(chosen.get("num_classes") or 3)
-    if len(names) != num_classes:
-        names = [f"class {i}" for i in range(num_classes)]
+            other = RunDir.open(sibling)
+            if other.config.protocol == FINAL_PROTOCOL and _same_model(chosen.config, other.config) and _folds(other):
+                chosen = other
+    folds = _folds(chosen)
+    if not folds:
+        which = FINAL_FOLD if chosen.config.protocol == FINAL_PROTOCOL else "*"
+        raise NoModelError(f"{chosen.path}: no usable model, no finished fold at {chosen.path / 'folds' / which} "
+                           "(is the run finished?)")
+    try:
+        models = [chosen.load_model(f) for f in folds]
+    except RunDirError as error:
+        raise NoModelError(str(error)) from None
     return RunModel(
-        run_dir=chosen_dir,
-        variant=chosen["variant"],
+        run_dir=chosen.path,
+        variant=chosen.variant,
         models=models,
-        checkpoints=paths,
-        kind="final" if _is_final(chosen) else "fold-average",
-        preprocess=PreprocessConfig.from_dict(chosen.get("preprocess") or {}),
-        class_names=names,
-        config=chosen,
+        checkpoints=[chosen.checkpoint_path(f) for f in folds],
+        kind="final" if chosen.config.protocol == FINAL_PROTOCOL else "fold-average",
+        preprocess=chosen.preprocess,
+        class_names=chosen.class_names,
+        config=chosen.config,
     )
-
-
-def fold_names(paths: Sequence[Path], run_dir: Path) -> list[str]:
-    """``folds/<dataset>/<subject>/checkpoint.pt`` -> ``dataset/subject``."""
-    return [str(p.parent.relative_to(run_dir / "folds")) for p in paths]

@@ -45,71 +45,28 @@ class ReportExistsError(FileExistsError, ValueError):
 
 @dataclass(frozen=True)
 class ReportSettings:
-    """What a report trains on and how. ``quick()`` is the seconds-long smoke-test version."""
+    """What a report trains on and shows. How it trains is the recipe (:mod:`mewb.recipe`):
+    ``demo`` by default, ``quick`` for the minutes-long smoke test."""
 
+    recipe: str = "demo"  # named recipe (mewb/recipes/NAME.yaml) or a recipe file
+    overrides: tuple[str, ...] = ()  # dotted overrides on top of the recipe (train.epochs=4, ...)
     # SynthME, generated when the dataset folder is absent (mewb.synth.SynthConfig fields)
     synth: dict = field(default_factory=dict)  # defaults: 8 subjects x 12 clips, 64 px
-    # Training (10-train-variant parameters)
-    # Measured on the default SynthME (8 subjects x 12 clips, 2-core CPU), `full` LOSO: onset -> apex
-    # frames at 32 px with a stabilised Farneback flow computed at 64 px: UF1 0.94 after 8 epochs
-    # (85 s) and after 12 (132 s); at 48 px 0.92 (12 epochs, 211 s); TV-L1 at 48 px, unstabilised: 0.61.
-    epochs: int = 8  # fixed budget per fold
-    batch_size: int = 8
-    lr: float = 1e-3  # AdamW peak rate
-    frames: int = 2  # clip length T: onset and apex
-    size: int = 32  # face crop side the models see
-    sampling: str = "onset_apex"  # which frames enter the clip
-    flow_mode: str = "onset_apex"  # one onset -> apex flow
-    flow_backend: str = "farneback"  # keeps SynthME's sub-pixel motion better than TV-L1 (probe UF1 0.92 vs 0.73)
-    flow_size: int = 64  # flow on 64-px frames (SynthME's own size), area-resized to `size`; 0: at `size`
-    flow_stabilise: bool = True  # remove the head's affine motion from the flow
-    seed: int = 0
-    device: str = "auto"
-    # Folds in a pool of processes: on 2 cores, 2 one-thread workers train the dense baseline's LOSO
-    # in 180 s against 290 s for one two-thread process (small 3D convolutions scale poorly over threads).
-    executor: str = "process"  # inprocess | process; CUDA runs always train in-process
-    workers: int = 0  # 0: one per CPU, at most 4
-    threads: int = 0  # torch threads per fold; 0: CPUs / workers (written to each run's config.yaml)
     # Ablation report (20-ablation-report parameters)
     explain: bool = True  # UMAP, saliency gallery and localisation scores (slower)
     clips_per_class: int = 2  # saliency gallery size per class
     localisation_clips: int = 1  # test clips per subject and variant scored for localisation
 
-    def preprocess_config(self):
-        """The ``PreprocessConfig`` the ``10-train-variant`` notebook builds from these settings."""
-        from mewb.data.preprocess import PreprocessConfig
+    def resolved(self, variant: str):
+        """The recipe made concrete for ``variant`` (what notebook 10 trains with)."""
+        from mewb.recipe import resolve
 
-        return PreprocessConfig(frames=self.frames, size=self.size, sampling=self.sampling, flow_mode=self.flow_mode,
-                                flow_backend=self.flow_backend, flow_size=self.flow_size or None,
-                                flow_stabilise=self.flow_stabilise)
-
-    def train_config(self):
-        """The ``TrainConfig`` the ``10-train-variant`` notebook builds from these settings."""
-        from mewb.train.config import TrainConfig
-
-        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=self.seed, device=self.device,
-                           threads=self.execution()[2])
-
-    def execution(self) -> tuple[str, int, int]:
-        """``(executor, workers, threads per fold)`` made concrete for this machine.
-
-        The thread count is fixed in every run's config: results depend on it (float sums in a
-        different order), so a run repeated in-process with the same config gives the same numbers.
-        """
-        from mewb.device import cpu_threads, resolve_device
-
-        cpus = cpu_threads()
-        if self.executor == "inprocess" or resolve_device(self.device).type == "cuda":
-            return "inprocess", 1, self.threads or cpus
-        workers = self.workers or max(1, min(cpus, 4))
-        return self.executor, workers, self.threads or max(1, cpus // workers)
+        return resolve(variant, self.recipe, self.overrides)
 
     @classmethod
     def quick(cls) -> "ReportSettings":
         """A report in well under a minute per variant on a laptop CPU: tiny data, one epoch."""
-        return cls(synth=dict(subjects=3, clips_per_subject=6, size=32), epochs=1, batch_size=4, frames=4, size=32,
-                   sampling="uniform", flow_mode="onset", flow_backend="farneback", flow_size=0, clips_per_class=1,
-                   executor="inprocess")  # a pool's start-up would cost more than one tiny epoch
+        return cls(recipe="quick", synth=dict(subjects=3, clips_per_subject=6, size=32), clips_per_class=1)
 
 
 def default_report_name(dataset: str, quick: bool = False) -> str:
@@ -175,9 +132,9 @@ def build_report(
         dataset, root: the dataset reader and folder; for ``synth`` the folder defaults to
             ``data/synthme`` (``data/synthme-quick`` with ``quick``) and is generated when absent.
         variants: model variants (default :data:`DEMO_VARIANTS`, :data:`QUICK_VARIANTS` with ``quick``).
-        quick: tiny data and one epoch (:meth:`ReportSettings.quick`): checks the pipeline, not the models.
+        quick: tiny data and the ``quick`` recipe (:meth:`ReportSettings.quick`): checks the pipeline, not the models.
         overwrite: replace an existing report folder (otherwise :class:`ReportExistsError`).
-        settings: training and report settings (default from ``quick``).
+        settings: the recipe and report settings (default from ``quick``).
         tour: include the teaching notebook ``01-micro-expressions-tour``.
         cache_dir: the preprocessing cache (default ``$MEWB_CACHE`` or ``~/.cache/mewb``).
         log: progress lines (default: stderr).
@@ -243,15 +200,9 @@ def build_report(
 
     if tour:
         run(TOUR, TOUR, "A tour of micro-expressions", "what a micro-expression is, flow, strain, EVM, LOSO",
-            {"seed": settings.seed}, "tour_s")
-    executor, workers, threads = settings.execution()
-    train_params = dict(dataset=dataset, data_root=str(root), runs_dir=str(runs_dir), epochs=settings.epochs,
-                        executor=executor, workers=workers, threads=threads,
-                        batch_size=settings.batch_size, seed=settings.seed, device=settings.device,
-                        lr=settings.lr, frames=settings.frames, size=settings.size, sampling=settings.sampling,
-                        flow_mode=settings.flow_mode, flow_backend=settings.flow_backend,
-                        flow_size=settings.flow_size, flow_stabilise=settings.flow_stabilise,
-                        cache_dir=str(cache_dir or ""))
+            {"seed": settings.resolved(variants[0]).train.seed}, "tour_s")
+    train_params = dict(dataset=dataset, data_root=str(root), runs_dir=str(runs_dir), recipe=settings.recipe,
+                        overrides="; ".join(settings.overrides), cache_dir=str(cache_dir or ""))
     for variant in variants:
         run(TRAIN, f"10-train-{variant}", f"Training: {variant}", "learning curves, per-fold scores, confusion matrix",
             {**train_params, "variant": variant, "run_name": variant}, "training_s")
@@ -266,7 +217,7 @@ def build_report(
     return index
 
 
-_SHOWN = ("variant", "epochs", "data_root", "runs")
+_SHOWN = ("variant", "recipe", "overrides", "data_root", "runs")
 
 
 def _title(dataset: str, quick: bool) -> str:
@@ -276,7 +227,7 @@ def _title(dataset: str, quick: bool) -> str:
 def _ablation_html(runs_dir: Path, variants: Sequence[str]) -> str | None:
     """The ablation table of the runs finished so far (None before the first)."""
     from mewb.reports.runs import ablation_table_html
-    from mewb.train import load_run
+    from mewb.rundir import load_run
 
     runs = [load_run(runs_dir / v) for v in variants if (runs_dir / v / "metrics.json").is_file()]
     return ablation_table_html(runs) if runs else None
@@ -289,7 +240,7 @@ def _provenance() -> dict:
 
     info = {"mewb": getattr(mewb, "__version__", None), "python": platform.python_version()}
     try:
-        from mewb.train.loso import git_sha
+        from mewb.train.provenance import git_sha
 
         info["git"] = git_sha()
     except ImportError:  # pragma: no cover - training is part of mewb

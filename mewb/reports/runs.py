@@ -1,6 +1,6 @@
 """Run directories as tables for reports: training histories, per-fold scores, the ablation
-table and provenance. Reads what ``mewb.train`` writes (``config.yaml``, ``environment.json``,
-``metrics.json``, ``predictions.csv``, ``folds/<dataset>/<subject>/fold.json``) and nothing else.
+table and provenance. Every file is read through :mod:`mewb.rundir`; runs are
+:class:`mewb.rundir.RunResult` objects (``load_run``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from typing import Iterable, Sequence
 
 import pandas as pd
 
-FOLD_DONE = "fold.json"  # the training runner's "fold finished" record (mewb.train.loso.FOLD_DONE)
+from mewb.rundir import METRICS as METRICS_FILE
+from mewb.rundir import RunDir
+
 METRICS = ("accuracy", "uf1", "uar")
 METRIC_LABELS = {"accuracy": "accuracy", "uf1": "UF1", "uar": "UAR"}
 
@@ -26,19 +28,16 @@ def find_runs(runs_dir: str | Path, names: Sequence[str] | str | None = None) ->
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
     if names:
-        missing = [n for n in names if not (runs_dir / n / "metrics.json").is_file()]
+        missing = [n for n in names if not (runs_dir / n / METRICS_FILE).is_file()]
         if missing:
             raise FileNotFoundError(f"no finished run {missing} in {runs_dir} (a run is finished when it has metrics.json)")
         return [runs_dir / n for n in names]
-    return sorted(p.parent for p in runs_dir.glob("*/metrics.json"))
+    return sorted(p.parent for p in runs_dir.glob(f"*/{METRICS_FILE}"))
 
 
 def fold_records(run_dir: str | Path) -> list[dict]:
     """Every ``fold.json`` of a run (fold name, selected epoch, history, seconds, device...)."""
-    records = []
-    for path in sorted(Path(run_dir).glob(f"folds/**/{FOLD_DONE}")):
-        records.append(json.loads(path.read_text()))
-    return records
+    return RunDir.open(run_dir).fold_records()
 
 
 def histories(run_dir: str | Path) -> pd.DataFrame:
@@ -66,7 +65,7 @@ def fold_table(run) -> pd.DataFrame:
 
 def run_label(run) -> str:
     """``variant`` (plus ``[leaky]`` when the epoch was chosen on the test subject)."""
-    label = str(run.config.get("variant", run.run_dir.name))
+    label = run.config.variant
     return f"{label} [leaky]" if run.metrics.get("leaky") else label
 
 
@@ -79,7 +78,7 @@ def ablation_table(runs: Iterable) -> pd.DataFrame:
     rows = []
     for run in runs:
         m = run.metrics
-        dataset = run.config.get("dataset", {}).get("name", "")
+        dataset = run.config.dataset.name
         slices = [("all", m["pooled"])]
         if len(m.get("per_dataset", {})) > 1:
             slices += list(m["per_dataset"].items())
@@ -100,19 +99,19 @@ def ablation_table_html(runs: Iterable) -> str:
 
 def provenance(run) -> dict:
     """Where a run came from: variant, dataset, protocol, settings, versions, git SHA, device, time."""
-    env_path = Path(run.run_dir) / "environment.json"
-    env = json.loads(env_path.read_text()) if env_path.is_file() else {}
-    folds = fold_records(run.run_dir)
+    run_dir = RunDir.open(run.run_dir)
+    env = run_dir.environment()
+    folds = run_dir.fold_records()
     cfg = run.config
-    train, pre = cfg.get("train", {}), cfg.get("preprocess", {})
+    train, pre = cfg.train, cfg.preprocess
     return {
         "run": str(run.run_dir),
-        "variant": cfg.get("variant"),
-        "dataset": cfg.get("dataset", {}).get("name"),
-        "samples / subjects": f"{cfg.get('dataset', {}).get('samples')} / {cfg.get('dataset', {}).get('subjects')}",
-        "protocol": f"{cfg.get('protocol')}, {cfg.get('selection')}",
-        "epochs / batch / lr / seed": f"{train.get('epochs')} / {train.get('batch_size')} / {train.get('lr')} / {train.get('seed')}",
-        "frames x size, flow, EVM": f"{pre.get('frames')} x {pre.get('size')}, {pre.get('flow_backend')}, {pre.get('evm')}",
+        "variant": cfg.variant,
+        "dataset": cfg.dataset.name,
+        "samples / subjects": f"{cfg.dataset.samples} / {cfg.dataset.subjects}",
+        "protocol": f"{cfg.protocol}, {cfg.selection}",
+        "epochs / batch / lr / seed": f"{train.epochs} / {train.batch_size} / {train.lr} / {train.seed}",
+        "clip length x size, flow, EVM": f"{pre.clip_length} x {pre.size}, {pre.flow_backend}, {pre.evm}",
         "mewb / git": f"{env.get('mewb')} / {env.get('git_sha')}",
         "python / torch / numpy": f"{env.get('python')} / {env.get('torch')} / {env.get('numpy')}",
         "device / threads": f"{env.get('device')} / {env.get('torch_threads')}",

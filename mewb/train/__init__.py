@@ -1,10 +1,21 @@
-"""Training and evaluation: the one-fold loop, LOSO and holdout runners, metrics, run directories.
+"""Training and evaluation: protocols, the fold worker, the runner, metrics.
 
     >>> from mewb.train import TrainConfig, run_loso, load_run
     >>> result = run_loso(samples, variant="full", train_config=TrainConfig(), out="runs/synth-full")
     >>> result.metrics["pooled"]["uf1"], result.predictions.head()
 
-Names are imported on first use, so ``mewb --help`` does not pay for torch and pandas.
+=====================  ====================================================================
+``protocols.py``       which folds a run has (LOSO, dataset holdout, cross-dataset, all subjects)
+``fold.py``            the fold worker: one fold's job in, its predictions and weights out
+``loop.py``            the training loop of one fold (optimiser, schedule, selection, BN recalibration)
+``runner.py``          Experiment + Execution -> a run directory (resume, executors, logging)
+``executors.py``       where folds run (here, a process pool, Dask) and :class:`Execution`
+``provenance.py``      environment.json and the data digest
+``metrics.py``         pooled accuracy, UF1, UAR, per fold and per dataset
+=====================  ====================================================================
+
+The run directory itself is :mod:`mewb.rundir`; recipes are :mod:`mewb.recipe`. Names are
+imported on first use, so ``mewb --help`` does not pay for torch and pandas.
 """
 
 from __future__ import annotations
@@ -13,12 +24,15 @@ import importlib
 
 _EXPORTS = {
     "TrainConfig": "mewb.train.config",
-    "RunExistsError": "mewb.train.loso",
-    "RunResult": "mewb.train.loso",
-    "load_run": "mewb.train.loso",
-    "run_holdout": "mewb.train.loso",
-    "run_loso": "mewb.train.loso",
-    "run_protocol": "mewb.train.loso",
+    "Execution": "mewb.train.executors",
+    "Experiment": "mewb.train.runner",
+    "run_experiment": "mewb.train.runner",
+    "run_holdout": "mewb.train.runner",
+    "run_loso": "mewb.train.runner",
+    "run_recipe": "mewb.train.runner",
+    "RunExistsError": "mewb.rundir",
+    "RunResult": "mewb.rundir",
+    "load_run": "mewb.rundir",
     "compute_metrics": "mewb.train.metrics",
     "format_table": "mewb.train.metrics",
     "scores": "mewb.train.metrics",

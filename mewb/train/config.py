@@ -1,16 +1,13 @@
 """``TrainConfig``: every setting of one fold's training, with a reason for each default.
 
-Serialised into a run's ``config.yaml`` (section ``train``) next to the preprocessing config,
-the variant and the dataset, so a run can be read back and repeated exactly.
+Serialised into a run's ``config.yaml`` (section ``train``, see :mod:`mewb.rundir`) and into
+recipes (:mod:`mewb.recipe`), so a run can be read back and repeated exactly. Where a fold runs
+(device, threads, workers) is not here: that is :class:`mewb.train.executors.Execution`.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
-
-import yaml
-
 from mewb.configs import strict_from_dict
 
 LOSSES = ("ce", "focal")
@@ -56,12 +53,9 @@ class TrainConfig:
     selection: str = "fixed"  # fixed | inner-val (training subjects only) | test-leaky (never by default)
     val_fraction: float = 0.2  # share of the training subjects held out for inner-val selection
     patience: int = 5  # inner-val: stop after this many epochs without a better validation UF1
-    # Reproducibility and execution
+    # Reproducibility and precision (where and how fast folds run: mewb.train.executors.Execution)
     seed: int = 0  # seeds weights, sampling and augmentation; same seed -> same metrics on CPU
-    device: str = "auto"  # auto (CUDA if available) | cpu | cuda | cuda:N
     amp: bool = True  # mixed precision (autocast + GradScaler) on CUDA; ignored on CPU
-    num_workers: int = 0  # DataLoader workers; 0 is fastest when clips come from the cache
-    threads: int | None = None  # torch CPU threads per fold; None = the CPUs this process may use
     eval_batch_size: int = 32  # batch size for validation and test predictions
 
     def __post_init__(self) -> None:
@@ -94,35 +88,6 @@ class TrainConfig:
 
     def replace(self, **changes) -> "TrainConfig":
         return replace(self, **changes)
-
-    def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
-
-    @classmethod
-    def from_yaml(cls, text_or_path: str | Path) -> "TrainConfig":
-        """From YAML text or a file; a file may be a whole run ``config.yaml`` (its ``train`` section)."""
-        values = load_yaml(text_or_path)
-        if "train" in values and isinstance(values["train"], dict):
-            values = values["train"]
-        return cls.from_dict(values or {})
-
-
-def load_yaml(text_or_path: str | Path) -> dict:
-    """A YAML mapping from a path (``Path`` or an existing file name) or from YAML text."""
-    if isinstance(text_or_path, Path) or (isinstance(text_or_path, str) and "\n" not in text_or_path
-                                          and Path(text_or_path).is_file()):
-        path = Path(text_or_path)
-        if not path.is_file():
-            raise FileNotFoundError(f"config file not found: {path}")
-        text = path.read_text()
-    else:
-        text = str(text_or_path)
-    values = yaml.safe_load(text)
-    if values is None:
-        return {}
-    if not isinstance(values, dict):
-        raise ValueError(f"a config must be a YAML mapping, got {type(values).__name__}")
-    return values
 
 
 def _check_choice(name: str, value: str, valid: tuple[str, ...]) -> None:

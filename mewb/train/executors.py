@@ -17,9 +17,73 @@ never from the executor, so every executor gives the same predictions (tested).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from mewb.configs import strict_from_dict
+
 EXECUTORS = ("inprocess", "process", "dask")
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How and where a run's folds execute. It changes speed, never what a fold computes from
+    its config, so ``--resume`` may change it (the thread count is recorded because float sums
+    in another order move the last digits; the demo fixes it for exact reruns)."""
+
+    executor: str = "inprocess"  # inprocess | process (spawned local pool) | dask
+    workers: int | None = None  # pool or local-cluster workers; None: one per CPU, at most 4
+    scheduler: str | None = None  # dask scheduler address tcp://HOST:PORT (executor dask only)
+    threads: int | None = None  # torch CPU threads per fold; None: all CPUs (inprocess) or CPUs / workers
+    device: str = "auto"  # auto (CUDA when available) | cpu | cuda | cuda:N
+    loader_workers: int = 0  # DataLoader workers per fold; 0 is fastest when clips come from the cache
+    cache_dir: str | None = None  # preprocessing cache folder; None: $MEWB_CACHE or ~/.cache/mewb
+    progress: bool = True  # progress bars or lines on the console (the run's log.txt is always written)
+
+    def __post_init__(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise ValueError(f"unknown executor {self.executor!r}; valid: {', '.join(EXECUTORS)}")
+        if self.scheduler and self.executor != "dask":
+            raise ValueError("a scheduler address needs executor 'dask'")
+        for name in ("workers", "threads"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"execution.{name} must be at least 1 (or null for automatic), got {value}")
+        if self.loader_workers < 0:
+            raise ValueError(f"execution.loader_workers must be >= 0, got {self.loader_workers}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Execution":
+        return strict_from_dict(cls, values, "execution")
+
+    def replace(self, **changes) -> "Execution":
+        return replace(self, **changes)
+
+    def resolved(self) -> "Execution":
+        """Concrete for this machine: CUDA trains in-process, ``workers`` and ``threads`` filled in.
+
+        ``threads`` becomes every CPU for in-process runs and ``CPUs // workers`` in a process
+        pool, so the count a run used can be written into its config and repeated.
+        """
+        from mewb.device import cpu_threads, resolve_device
+
+        cpus = cpu_threads()
+        executor = self.executor
+        if executor == "process" and resolve_device(self.device).type == "cuda":
+            executor = "inprocess"  # one GPU: spawned workers would only fight over it
+        if executor == "inprocess":
+            return replace(self, executor=executor, workers=1, threads=self.threads or cpus)
+        if executor == "dask":  # the cluster's size is known once it is reached (the runner fills threads in)
+            return self
+        workers = self.workers or max(1, min(cpus, 4))
+        return replace(self, executor=executor, workers=workers, threads=self.threads or max(1, cpus // workers))
+
+    def pool(self):
+        """The executor object this execution names (see :func:`make_executor`)."""
+        return make_executor(self.executor, workers=self.workers, scheduler=self.scheduler)
 
 
 class InProcessExecutor:

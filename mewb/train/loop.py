@@ -115,7 +115,8 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_
     return torch.optim.lr_scheduler.SequentialLR(optimizer, [warmup, main], milestones=[warm])
 
 
-def make_train_loader(dataset: Dataset, labels: Sequence[int], config: TrainConfig, num_classes: int) -> DataLoader:
+def make_train_loader(dataset: Dataset, labels: Sequence[int], config: TrainConfig, num_classes: int, *,
+                      loader_workers: int = 0) -> DataLoader:
     generator = torch.Generator().manual_seed(config.seed)
     sampler = None
     if config.sampler == "balanced":
@@ -128,8 +129,8 @@ def make_train_loader(dataset: Dataset, labels: Sequence[int], config: TrainConf
         shuffle=sampler is None,
         sampler=sampler,
         generator=generator if sampler is None else None,
-        num_workers=config.num_workers,
-        worker_init_fn=configure_worker_threads if config.num_workers else None,
+        num_workers=loader_workers,
+        worker_init_fn=configure_worker_threads if loader_workers else None,
         # BatchNorm cannot train on a last batch of one clip at 1x1x1 resolution; drop the remainder.
         drop_last=len(dataset) > config.batch_size,
         pin_memory=False,
@@ -189,6 +190,8 @@ def train_fold(
     test_set: Dataset | None = None,
     val_set: Dataset | None = None,
     flow_mode: str = "onset",
+    device: str | torch.device = "auto",
+    loader_workers: int = 0,
     log_fn: LogFn | None = None,
     progress: bool = False,
     desc: str = "",
@@ -202,7 +205,7 @@ def train_fold(
         raise ValueError("selection='inner-val' needs a validation set of training subjects (val_set)")
     if config.selection == "test-leaky" and test_set is None:
         raise ValueError("selection='test-leaky' needs the test set")
-    device = resolve_device(config.device)
+    device = resolve_device(device)
     amp = config.amp and device.type == "cuda"
     if device.type == "cpu":
         # Flush subnormal floats to zero: on SynthME (flow of ~0.05 px) subnormals appeared and one
@@ -214,7 +217,7 @@ def train_fold(
 
     model.to(device)
     data = AugmentedDataset(train_set, Augment.from_config(config, flow_mode), seed=config.seed) if config.augment else train_set
-    loader = make_train_loader(data, train_labels, config, num_classes)
+    loader = make_train_loader(data, train_labels, config, num_classes, loader_workers=loader_workers)
     criterion = make_loss(config, train_labels, num_classes).to(device)
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, config, max(len(loader), 1))

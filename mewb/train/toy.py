@@ -72,8 +72,8 @@ class ToyClipDataset(Dataset):
         return item
 
 
-def toy_dataset(samples: Sequence[Sample], preprocess_config, modalities: Sequence[str], cache_root=None) -> ToyClipDataset:
-    """A ``dataset_factory`` for :func:`mewb.train.run_loso` (``frames`` and ``size`` from the config)."""
+def toy_dataset(samples: Sequence[Sample], preprocess_config, modalities: Sequence[str], cache_dir=None) -> ToyClipDataset:
+    """A ``dataset_factory`` for :func:`mewb.train.run_loso` (``clip_length`` and ``size`` from the config)."""
     num_classes = max([s.label for s in samples] + [2]) + 1
-    return ToyClipDataset(samples, frames=preprocess_config.frames, size=preprocess_config.size,
+    return ToyClipDataset(samples, frames=preprocess_config.clip_length, size=preprocess_config.size,
                           modalities=modalities, num_classes=max(num_classes, 3))

@@ -42,29 +42,23 @@ class Explanation:
 class RunExplainer:
     """Lazy access to one run's test clips, fold models and attributions."""
 
-    def __init__(self, run_dir: str | Path, *, data_root: str | Path | None = None, cache_root: str | Path | None = None):
-        import yaml
-
-        self.run_dir = Path(run_dir)
-        config_path = self.run_dir / "config.yaml"
-        if not config_path.is_file():
-            raise FileNotFoundError(f"{config_path}: not a mewb run directory")
-        self.config = yaml.safe_load(config_path.read_text())
-        self.predictions = pd.read_csv(self.run_dir / "predictions.csv",
-                                       dtype={"fold": str, "dataset": str, "subject": str, "clip": str})
-        self.data_root = Path(data_root) if data_root else Path(self.config["dataset"]["root"])
+    def __init__(self, run_dir: str | Path, *, data_root: str | Path | None = None, cache_dir: str | Path | None = None):
         from mewb.data.cache import PreprocessCache
+        from mewb.rundir import RunDir
 
-        self.cache = PreprocessCache(cache_root)  # None: $MEWB_CACHE or ~/.cache/mewb
-        self.class_names = list(self.config["dataset"].get("class_names") or
-                                [str(k) for k in range(int(self.config["num_classes"]))])
+        self.run = RunDir.open(run_dir)
+        self.run_dir = self.run.path
+        self.predictions = self.run.predictions()
+        self.data_root = Path(data_root) if data_root else self.run.data_root
+        self.cache = PreprocessCache(cache_dir)  # None: $MEWB_CACHE or ~/.cache/mewb
+        self.class_names = self.run.class_names
         self._samples: dict[str, object] | None = None
         self._models: dict[str, object] = {}
         self._explained: dict[tuple, Explanation] = {}
 
     @property
     def variant(self) -> str:
-        return str(self.config["variant"])
+        return self.run.variant
 
     def clip_options(self) -> list[tuple[str, int]]:
         """(label, row index) per test clip: ``subject/clip  true -> predicted``."""
@@ -76,7 +70,7 @@ class RunExplainer:
         if self._samples is None:
             from mewb.data.readers import read_dataset
 
-            samples, _ = read_dataset(self.config["dataset"]["name"], self.data_root)
+            samples, _ = read_dataset(self.run.config.dataset.name, self.data_root)
             self._samples = {s.key: s for s in samples}
         key = f"{row['dataset']}/{row['subject']}/{row['clip']}"
         if key not in self._samples:
@@ -86,17 +80,7 @@ class RunExplainer:
     def model(self, fold: str):
         """The fold's model, loaded on first use (CPU, eval mode)."""
         if fold not in self._models:
-            import torch
-
-            from mewb.models import create_model
-
-            path = self.run_dir / "folds" / fold / "checkpoint.pt"
-            if not path.is_file():
-                raise FileNotFoundError(f"{path}: no checkpoint for fold {fold}")
-            model = create_model(self.variant, num_classes=int(self.config["num_classes"]),
-                                 **(self.config.get("model_kwargs") or {}))
-            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["state_dict"])
-            self._models[fold] = model.eval()
+            self._models[fold] = self.run.load_model(fold)
         return self._models[fold]
 
     def loaded_folds(self) -> list[str]:
@@ -109,14 +93,12 @@ class RunExplainer:
             return self._explained[key]
         import torch
 
-        from mewb.data.preprocess import PreprocessConfig
+        from mewb.data.pipeline import ClipPipeline
         from mewb.explain import attribute, frames_from_tensor, saliency_volume
-        from mewb.explain.evaluate import clip_inputs
 
         row = self.predictions.iloc[index].to_dict()  # (a Series' .clip is a method)
         model = self.model(row["fold"])
-        config = PreprocessConfig.from_dict(self.config["preprocess"])
-        inputs = clip_inputs(self._sample(row), config, ("frames", "flow"), self.cache)
+        inputs = ClipPipeline(self.run.preprocess, ("frames", "flow"), self.cache).inputs(self._sample(row))
         used = {m: inputs[m] for m in model.modalities}
         with torch.no_grad():
             probs = torch.softmax(model(used), dim=1)[0].numpy()
@@ -174,7 +156,7 @@ class SaliencyExplorer:
     """
 
     def __init__(self, run_dirs: Sequence[str | Path], *, data_root: str | Path | None = None,
-                 cache_root: str | Path | None = None, methods: Sequence[str] | None = None):
+                 cache_dir: str | Path | None = None, methods: Sequence[str] | None = None):
         import ipywidgets as w
 
         from mewb.explain import list_methods
@@ -183,7 +165,7 @@ class SaliencyExplorer:
         if not run_dirs:
             raise ValueError("no run directories to explore")
         self._run_dirs = {p.name: p for p in run_dirs}
-        self._data_root, self._cache_root = data_root, cache_root
+        self._data_root, self._cache_dir = data_root, cache_dir
         self._explainers: dict[str, RunExplainer] = {}
         methods = list(methods or list_methods())
         first = self.explainer(run_dirs[0].name)
@@ -215,7 +197,7 @@ class SaliencyExplorer:
     def explainer(self, name: str) -> RunExplainer:
         if name not in self._explainers:
             self._explainers[name] = RunExplainer(self._run_dirs[name], data_root=self._data_root,
-                                                  cache_root=self._cache_root)
+                                                  cache_dir=self._cache_dir)
         return self._explainers[name]
 
     def _on_run(self, change) -> None:
@@ -262,7 +244,7 @@ class SaliencyExplorer:
 
 
 def saliency_gallery(run_dirs: Sequence[str | Path], *, method: str = "gradcam", clips_per_class: int = 2,
-                     data_root: str | Path | None = None, cache_root: str | Path | None = None,
+                     data_root: str | Path | None = None, cache_dir: str | Path | None = None,
                      opacity: float = 0.6) -> go.Figure:
     """The same test clips explained by every run: one row per class and clip, one column per run.
 
@@ -272,7 +254,7 @@ def saliency_gallery(run_dirs: Sequence[str | Path], *, method: str = "gradcam",
     """
     from mewb.explain import overlay
 
-    explainers = [RunExplainer(p, data_root=data_root, cache_root=cache_root) for p in run_dirs]
+    explainers = [RunExplainer(p, data_root=data_root, cache_dir=cache_dir) for p in run_dirs]
     if not explainers:
         raise ValueError("no runs for the gallery")
     first = explainers[0]

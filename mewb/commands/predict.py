@@ -1,4 +1,4 @@
-"""What the ``mewb predict`` and ``mewb train --all-subjects`` verbs do, kept out of ``cli.py``."""
+"""``mewb predict``: arguments to :mod:`mewb.predict` calls."""
 
 from __future__ import annotations
 
@@ -71,27 +71,4 @@ def predict_command(args: argparse.Namespace) -> int:
     if model.kind != "final":
         print(f"note: {model.source}")
     print(f"written: {out} ({time.perf_counter() - started:.1f} s)")
-    return 0
-
-
-def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--all-subjects", action="store_true", required=True,
-                   help="train on every subject, no held-out fold (the only mode; evaluation is `mewb loso`)")
-    p.add_argument("--run-config", required=True, type=Path, help="the LOSO run's config.yaml (or its run directory)")
-    p.add_argument("--out", required=True, type=Path, help="new run directory, e.g. runs/NAME-final")
-    p.add_argument("--data-root", default=None, help="the dataset folder, if it moved since the run")
-    p.add_argument("--device", default=None, help="auto | cpu | cuda (default: the run's)")
-    p.add_argument("--cache", default=None, help="preprocessing cache folder (default $MEWB_CACHE or ~/.cache/mewb)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars or lines")
-
-
-def train_command(args: argparse.Namespace) -> int:
-    from mewb.predict.final import train_final
-
-    overrides = {"device": args.device} if args.device else {}
-    result = train_final(args.run_config, args.out, data_root=args.data_root, train_overrides=overrides,
-                         cache_root=args.cache, progress=not args.no_progress)
-    print(f"final model: {Path(result.run_dir) / 'folds' / 'all' / 'checkpoint.pt'}")
-    source = args.run_config.parent if args.run_config.name == "config.yaml" else args.run_config
-    print(f"use it: mewb predict VIDEO --run {source}")
     return 0

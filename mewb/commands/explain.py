@@ -44,14 +44,16 @@ def run(args: argparse.Namespace) -> int:
         print()
         print(table.to_string(index=False, float_format="%.3f"))
     if args.timing:
-        from mewb.explain.evaluate import clip_inputs
-        from mewb.explain.runs import FoldModels, read_run, run_samples
+        from mewb.data.pipeline import ClipPipeline
+        from mewb.explain.runs import FoldModels, run_samples
         from mewb.explain.timing import time_methods
+        from mewb.rundir import RunDir
 
-        info = read_run(runs[0])
-        sample = run_samples(info, args.data_root)[0]
-        models = FoldModels(runs[0], info=info)
+        run = RunDir.open(runs[0])
+        sample = run_samples(run, args.data_root)[0]
+        models = FoldModels(run)
         model = models[models.key_of(sample)]
+        inputs = ClipPipeline(run.preprocess, model.modalities).inputs(sample)
         print()
-        print(time_methods(model, clip_inputs(sample, info.preprocess, model.modalities)).to_string(index=False, float_format="%.3f"))
+        print(time_methods(model, inputs).to_string(index=False, float_format="%.3f"))
     return 0

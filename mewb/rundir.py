@@ -1,0 +1,472 @@
+"""The run directory: the one module that writes and reads it, with its schema.
+
+A run directory is what ``mewb loso`` (and ``crossdataset``, ``train --all-subjects``) writes
+and what explaining, predicting, the explorer and the reports read back::
+
+    <run>/
+      config.yaml          RunConfig: schema, variant, model kwargs, classes, protocol, dataset
+                           identity, folds, train + preprocess settings, execution (recorded)
+      environment.json     versions, git SHA, device, threads, executor, host (+ each resume)
+      log.txt              plain lines: one per epoch and per fold
+      folds/<fold>/        a fold is <dataset>/<subject> under LOSO, all for a final model
+        checkpoint.pt      {"state_dict", "selected_epoch", "selection"}, tensors and plain values only
+        predictions.csv    this fold's test predictions
+        fold.json          history, selected epoch, subjects, checkpoint SHA-256 (written last:
+                           a fold is finished when it exists)
+      predictions.csv      one row per test sample per fold: fold, dataset, subject, clip, label,
+                           pred, prob_0..prob_{K-1}
+      metrics.json         pooled accuracy/UF1/UAR, per fold, per dataset, confusion matrix
+      megc_log.txt         MEGC2019-style per-subject log
+
+Rules kept here and nowhere else:
+
+- an existing directory is never overwritten (:class:`RunExistsError`); ``resume=True`` reopens
+  it only when the stored experiment equals the new one (everything but ``execution``);
+- ``config.yaml`` is read strictly: a missing or unknown key is an error naming the file and the
+  key (an older or foreign directory is refused, never guessed at);
+- checkpoints load with ``torch.load(weights_only=True)`` (a directory from someone else must not
+  run code) and are checked against the SHA-256 recorded in ``fold.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from mewb.atomic import atomic_write
+from mewb.data.preprocess import PreprocessConfig
+from mewb.train.config import TrainConfig
+from mewb.train.executors import Execution
+
+SCHEMA = 1  # bump when the layout or a key changes meaning; older directories are then refused
+CONFIG = "config.yaml"
+ENVIRONMENT = "environment.json"
+LOG = "log.txt"
+METRICS = "metrics.json"
+PREDICTIONS = "predictions.csv"
+MEGC_LOG = "megc_log.txt"
+FOLDS = "folds"
+CHECKPOINT = "checkpoint.pt"
+FOLD_RECORD = "fold.json"  # written last: the "fold finished" marker
+PREDICTION_COLUMNS = ["fold", "dataset", "subject", "clip", "label", "pred"]
+ID_COLUMNS = {"fold": str, "dataset": str, "subject": str, "clip": str}  # ids stay text ("006" is not 6)
+PROTOCOLS = ("loso", "dataset-holdout", "cross-dataset", "all-subjects")
+UNRECORDED_EXECUTION = ("progress",)  # console choices of one session, not how the run computed
+
+
+class RunExistsError(FileExistsError, ValueError):
+    """The run directory already exists and ``resume`` was not asked for."""
+
+
+class RunDirError(ValueError):
+    """A run directory (or one of its files) that mewb cannot read or trust; names the file."""
+
+
+@dataclass(frozen=True)
+class DatasetIdentity:
+    """Which data a run was trained and tested on (``config.yaml`` section ``dataset``)."""
+
+    name: str  # the reader's name (synth, casme2, composite, ...), or NAME+NAME-to-NAME cross-dataset
+    root: str | None = None  # the folder it was read from (NAME=DIR;... for several datasets)
+    samples: int = 0
+    subjects: int = 0
+    class_names: tuple[str, ...] = ()
+    samples_sha256: str = ""  # over every sample's key and label: resuming on other data is refused
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "root": self.root, "samples": self.samples, "subjects": self.subjects,
+                "class_names": list(self.class_names), "samples_sha256": self.samples_sha256}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything ``config.yaml`` records: what a run computes, plus how it was executed."""
+
+    variant: str
+    num_classes: int
+    protocol: str  # one of PROTOCOLS
+    dataset: DatasetIdentity
+    train: TrainConfig = field(default_factory=TrainConfig)
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    execution: Execution = field(default_factory=Execution)  # recorded, not compared on resume
+    folds: tuple[str, ...] = ()
+    model_kwargs: dict = field(default_factory=dict)
+    schema: int = SCHEMA
+
+    def __post_init__(self) -> None:
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {self.protocol!r}; valid: {', '.join(PROTOCOLS)}")
+
+    @property
+    def selection(self) -> str:
+        """The model-selection label written next to every score (``fixed epochs``, ...)."""
+        return self.train.protocol
+
+    @property
+    def class_names(self) -> list[str]:
+        """The dataset's class names, or ``class 0..K-1`` when the run does not record them."""
+        names = list(self.dataset.class_names)
+        return names if len(names) == self.num_classes else [f"class {k}" for k in range(self.num_classes)]
+
+    def to_dict(self) -> dict:
+        return {
+            "schema": self.schema,
+            "variant": self.variant,
+            "model_kwargs": dict(self.model_kwargs),
+            "num_classes": self.num_classes,
+            "protocol": self.protocol,
+            "selection": self.selection,
+            "dataset": self.dataset.to_dict(),
+            "folds": list(self.folds),
+            "train": self.train.to_dict(),
+            "preprocess": self.preprocess.to_dict(),
+            "execution": {k: v for k, v in self.execution.to_dict().items() if k not in UNRECORDED_EXECUTION},
+        }
+
+    def identity(self) -> dict:
+        """What defines the experiment (compared on resume): all but ``execution`` and the fold subset."""
+        doc = self.to_dict()
+        return {"variant": doc["variant"], "model_kwargs": doc["model_kwargs"], "num_classes": doc["num_classes"],
+                "protocol": doc["protocol"], "train": doc["train"], "preprocess": doc["preprocess"],
+                "samples": doc["dataset"]["samples_sha256"]}
+
+    @classmethod
+    def from_dict(cls, doc: dict, *, source: str = CONFIG) -> "RunConfig":
+        """Strictly: a missing or unknown key raises :class:`RunDirError` naming ``source`` and the key."""
+        if not isinstance(doc, dict):
+            raise RunDirError(f"{source}: not a run config (a YAML mapping), got {type(doc).__name__}")
+        required = {"schema", "variant", "num_classes", "protocol", "dataset", "train", "preprocess"}
+        optional = {"execution", "folds", "model_kwargs", "selection"}
+        missing = sorted(required - set(doc))
+        unknown = sorted(set(doc) - required - optional)
+        if missing or unknown:
+            what = "; ".join(filter(None, [missing and f"missing key(s) {missing}", unknown and f"unknown key(s) {unknown}"]))
+            hint = " (written by another mewb version, or not a mewb run)" if "schema" in missing else ""
+            raise RunDirError(f"{source}: {what}{hint}; a run config has {sorted(required | optional)}")
+        if doc["schema"] != SCHEMA:
+            raise RunDirError(f"{source}: schema {doc['schema']!r}, this mewb reads schema {SCHEMA}")
+        try:
+            dataset = _strict(DatasetIdentity, doc["dataset"], "dataset")
+            dataset = DatasetIdentity(**{**dataset.__dict__, "class_names": tuple(dataset.class_names or ())})
+            config = cls(
+                variant=str(doc["variant"]),
+                num_classes=int(doc["num_classes"]),
+                protocol=doc["protocol"],
+                dataset=dataset,
+                train=TrainConfig.from_dict(doc["train"] or {}),
+                preprocess=PreprocessConfig.from_dict(doc["preprocess"] or {}),
+                execution=Execution.from_dict(doc.get("execution") or {}),
+                folds=tuple(doc.get("folds") or ()),
+                model_kwargs=dict(doc.get("model_kwargs") or {}),
+                schema=SCHEMA,
+            )
+        except (TypeError, ValueError) as error:
+            raise RunDirError(f"{source}: {error}") from None
+        if "selection" in doc and doc["selection"] != config.selection:
+            raise RunDirError(f"{source}: selection {doc['selection']!r} does not match train.selection "
+                              f"({config.selection!r})")
+        return config
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "RunConfig":
+        return cls.from_dict(read_yaml(path), source=str(path))
+
+
+def _strict(cls, values, section: str):
+    if not isinstance(values, dict):
+        raise ValueError(f"section {section!r} must be a mapping")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown {section} key(s) {unknown}; valid: {sorted(known)}")
+    try:
+        return cls(**values)
+    except TypeError as error:  # a required key is missing
+        raise ValueError(f"section {section!r}: {error}") from None
+
+
+def read_yaml(path: str | Path) -> dict:
+    """A YAML mapping from ``path``; a missing file, bad YAML or a non-mapping is one clear error."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not found")
+    try:
+        values = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        first = " ".join(str(error).split())
+        raise RunDirError(f"{path}: not valid YAML ({first})") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise RunDirError(f"{path}: expected a YAML mapping, got {type(values).__name__}")
+    return values
+
+
+@dataclass
+class RunResult:
+    """A finished run: its :class:`RunConfig`, ``metrics`` (metrics.json), pooled ``predictions``."""
+
+    run_dir: Path
+    config: RunConfig
+    metrics: dict
+    predictions: pd.DataFrame
+
+    def table(self) -> str:
+        from mewb.train.metrics import format_table
+
+        return format_table(self.metrics, title=f"{self.config.variant} on {self.config.dataset.name}")
+
+
+class RunDir:
+    """One run directory: ``RunDir.create(path, config)`` to write, ``RunDir.open(path)`` to read."""
+
+    def __init__(self, path: str | Path, config: RunConfig) -> None:
+        self.path = Path(path)
+        self.config = config
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r}, variant={self.config.variant!r})"
+
+    # Creating and opening -----------------------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | Path, config: RunConfig, *, resume: bool = False) -> "RunDir":
+        """A new run directory holding ``config``, or (``resume``) the same experiment reopened.
+
+        Raises :class:`RunExistsError` for a non-empty ``path`` without ``resume``, and
+        :class:`RunDirError` when resuming a directory whose stored experiment differs.
+        """
+        path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise RunDirError(f"{path}: exists and is not a directory; choose another --out")
+        if path.is_dir() and any(path.iterdir()):
+            if not resume:
+                raise RunExistsError(f"{path}: run directory exists; choose a new --out or pass --resume to continue it")
+            if not (path / CONFIG).is_file():
+                raise RunDirError(f"{path}: not a mewb run directory (no {CONFIG}); cannot resume it")
+            stored = RunConfig.from_yaml(path / CONFIG)
+            diff = _differences(stored.identity(), config.identity())
+            if diff:
+                raise RunDirError(f"{path}: cannot resume, the experiment differs from the stored one: " + "; ".join(diff))
+        path.mkdir(parents=True, exist_ok=True)
+        atomic_write(path / CONFIG, config.to_yaml())
+        return cls(path, config)
+
+    @classmethod
+    def open(cls, path: str | Path) -> "RunDir":
+        """An existing run directory (finished or not); its ``config.yaml`` is validated."""
+        path = Path(path)
+        if not path.is_dir():
+            raise FileNotFoundError(f"{path}: run directory not found")
+        if not (path / CONFIG).is_file():
+            raise FileNotFoundError(f"{path / CONFIG}: not found; not a mewb run directory (mewb loso --out ...)")
+        return cls(path, RunConfig.from_yaml(path / CONFIG))
+
+    # Shortcuts readers use -----------------------------------------------------------------------
+    @property
+    def variant(self) -> str:
+        return self.config.variant
+
+    @property
+    def preprocess(self) -> PreprocessConfig:
+        return self.config.preprocess
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.config.class_names
+
+    @property
+    def data_root(self) -> Path | None:
+        return Path(self.config.dataset.root) if self.config.dataset.root else None
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run's pooled results (``metrics.json``) exist."""
+        return (self.path / METRICS).is_file()
+
+    # Folds ---------------------------------------------------------------------------------------
+    def fold_dir(self, fold: str) -> Path:
+        return self.path / FOLDS / fold
+
+    def checkpoint_path(self, fold: str) -> Path:
+        return self.fold_dir(fold) / CHECKPOINT
+
+    def is_fold_finished(self, fold: str) -> bool:
+        return (self.fold_dir(fold) / FOLD_RECORD).is_file()
+
+    def finished_folds(self) -> list[str]:
+        """Folds whose ``fold.json`` exists (``synth/sub01``; ``all`` for a final model), sorted."""
+        root = self.path / FOLDS
+        if not root.is_dir():
+            return []
+        return sorted(p.parent.relative_to(root).as_posix() for p in root.rglob(FOLD_RECORD))
+
+    def write_fold(self, fold: str, *, state_dict: dict, rows: list[dict], record: dict,
+                   selected_epoch: int | None = None) -> None:
+        """Checkpoint and predictions first, ``fold.json`` (with the checkpoint's SHA-256) last."""
+        import torch
+
+        folder = self.fold_dir(fold)
+        folder.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        torch.save({"state_dict": state_dict, "selected_epoch": selected_epoch, "selection": self.config.selection},
+                   buffer)
+        data = buffer.getvalue()
+        atomic_write(folder / CHECKPOINT, data)
+        atomic_write(folder / PREDICTIONS, _rows_frame(rows).to_csv(index=False))
+        meta = {"fold": fold, "selection": self.config.selection, "selected_epoch": selected_epoch, **record,
+                "checkpoint_sha256": hashlib.sha256(data).hexdigest()}
+        atomic_write(folder / FOLD_RECORD, json.dumps(meta, indent=2))
+
+    def fold_record(self, fold: str) -> dict:
+        path = self.fold_dir(fold) / FOLD_RECORD
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{path}: not found; fold {fold!r} of {self.path} is not finished") from None
+        except json.JSONDecodeError as error:
+            raise RunDirError(f"{path}: not valid JSON ({error})") from None
+
+    def fold_records(self) -> list[dict]:
+        """Every finished fold's ``fold.json`` (history, selected epoch, seconds, device...)."""
+        return [self.fold_record(f) for f in self.finished_folds()]
+
+    def fold_predictions(self, fold: str) -> pd.DataFrame:
+        return _read_predictions(self.fold_dir(fold) / PREDICTIONS)
+
+    def load_state_dict(self, fold: str) -> dict:
+        """The fold's weights, checked against ``fold.json``'s SHA-256, loaded without running code."""
+        import torch
+
+        path = self.checkpoint_path(fold)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no checkpoint for fold {fold!r}; folds: {self.finished_folds()}")
+        data = path.read_bytes()
+        expected = self.fold_record(fold).get("checkpoint_sha256")
+        if expected is None:
+            raise RunDirError(f"{self.fold_dir(fold) / FOLD_RECORD}: no checkpoint_sha256; cannot verify {path}")
+        if hashlib.sha256(data).hexdigest() != expected:
+            raise RunDirError(f"{path}: checksum mismatch (the file changed after training); retrain the fold "
+                              "(mewb loso ... --resume after deleting its folder)")
+        try:
+            checkpoint = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        except Exception as error:  # truncated, foreign or code-carrying pickles: name the file, whatever torch raised
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise RunDirError(f"{path}: cannot load the checkpoint ({first})") from None
+        if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
+            raise RunDirError(f"{path}: no 'state_dict' in the checkpoint")
+        return checkpoint["state_dict"]
+
+    def load_model(self, fold: str):
+        """The fold's model (the run's variant and kwargs, its weights), in eval mode on the CPU."""
+        from mewb.models import create_model
+
+        state = self.load_state_dict(fold)
+        model = create_model(self.config.variant, num_classes=self.config.num_classes, **self.config.model_kwargs)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as error:
+            first = str(error).strip().splitlines()[0]
+            raise RunDirError(f"{self.checkpoint_path(fold)}: weights do not fit the run's model "
+                              f"{self.config.variant!r} ({first})") from None
+        return model.eval()
+
+    # Pooled results ------------------------------------------------------------------------------
+    def write_results(self, predictions: pd.DataFrame, metrics: dict) -> None:
+        """``predictions.csv``, ``metrics.json`` and the MEGC2019 log of the whole run."""
+        from mewb.train.metrics import write_megc_log
+
+        atomic_write(self.path / PREDICTIONS, predictions.to_csv(index=False))
+        atomic_write(self.path / METRICS, json.dumps(metrics, indent=2))
+        write_megc_log(predictions, self.path / MEGC_LOG, protocol=self.config.selection)
+
+    def predictions(self) -> pd.DataFrame:
+        """Pooled test predictions, one row per clip (``fold`` names the model that tested it)."""
+        path = self.path / PREDICTIONS
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: the run has no predictions (unfinished? continue it with --resume)")
+        return _read_predictions(path)
+
+    def metrics(self) -> dict:
+        path = self.path / METRICS
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: not found (unfinished run? continue it with --resume)")
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError as error:
+            raise RunDirError(f"{path}: not valid JSON ({error})") from None
+
+    def result(self) -> RunResult:
+        return RunResult(run_dir=self.path, config=self.config, metrics=self.metrics(), predictions=self.predictions())
+
+    def fold_of(self) -> dict[tuple[str, str, str], str]:
+        """``(dataset, subject, clip) -> fold`` that tested the clip, from ``predictions.csv``."""
+        p = self.predictions()
+        return dict(zip(zip(p["dataset"], p["subject"], p["clip"]), p["fold"]))
+
+    # Provenance ----------------------------------------------------------------------------------
+    def environment(self) -> dict:
+        path = self.path / ENVIRONMENT
+        if not path.is_file():
+            return {}
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError as error:
+            raise RunDirError(f"{path}: not valid JSON ({error})") from None
+
+    def record_environment(self, env: dict) -> None:
+        """Write ``environment.json``; a resumed run keeps the first session's record and appends."""
+        previous = self.environment()
+        if previous:
+            env = {**previous, "resumed": previous.get("resumed", []) + [env]}
+        atomic_write(self.path / ENVIRONMENT, json.dumps(env, indent=2))
+
+    @property
+    def log_path(self) -> Path:
+        return self.path / LOG
+
+
+def load_run(path: str | Path) -> RunResult:
+    """A finished run directory back as a :class:`RunResult`."""
+    return RunDir.open(path).result()
+
+
+def is_run_dir(path: str | Path) -> bool:
+    return (Path(path) / CONFIG).is_file()
+
+
+def _rows_frame(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    return pd.DataFrame(columns=PREDICTION_COLUMNS) if frame.empty else frame
+
+
+def _read_predictions(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, dtype=ID_COLUMNS)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: not found") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as error:
+        raise RunDirError(f"{path}: not a predictions table ({type(error).__name__}: {error})") from None
+    missing = [c for c in PREDICTION_COLUMNS if c not in frame.columns]
+    if missing:
+        raise RunDirError(f"{path}: missing column(s) {missing}")
+    return frame
+
+
+def _differences(a: dict, b: dict, prefix: str = "") -> list[str]:
+    out = []
+    for key in sorted(set(a) | set(b)):
+        x, y = a.get(key), b.get(key)
+        if isinstance(x, dict) and isinstance(y, dict):
+            out += _differences(x, y, f"{prefix}{key}.")
+        elif x != y:
+            out.append(f"{prefix}{key}: {x!r} (run) != {y!r} (now)")
+    return out
