@@ -49,6 +49,16 @@ class PreprocessConfig:
     flow_size: int | None = None  # compute flow on frames this large, then resize it to `size` (None = size)
 
     def __post_init__(self) -> None:
+        """Every choice is checked here, so a mistyped setting fails before any folder is made."""
+        from mewb.data.flow import CLIP_MODES, FLOW_BACKENDS, NORMALISE_MODES
+        from mewb.data.frames import SAMPLINGS
+
+        FLOW_BACKENDS.get(self.flow_backend)  # unknown names fail, listing the valid ones
+        for name, value, valid in (("sampling", self.sampling, SAMPLINGS), ("colour", self.colour, ("grey", "rgb")),
+                                   ("flow_mode", self.flow_mode, (*CLIP_MODES, "onset_apex")),
+                                   ("flow_normalise", self.flow_normalise, NORMALISE_MODES)):
+            if value not in valid:
+                raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(valid)}")
         if self.clip_length < 1 or self.size < 1:
             raise ValueError(f"clip_length and size must be >= 1, got {self.clip_length} and {self.size}")
         if self.flow_size is not None and self.flow_size < self.size:
