@@ -95,7 +95,10 @@ def _verb_recipe(sub: argparse._SubParsersAction) -> None:
 def _verb_info(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="read a dataset and summarise it: samples, subjects, classes, fps, skips")
     p.add_argument("--dataset", required=True, help="casme2, samm, smic, composite, flowimages or synth")
-    p.add_argument("--root", required=True, type=Path, help="the dataset folder, in its published layout")
+    from mewb.commands.common import add_deprecated
+
+    p.add_argument("--data-root", type=Path, default=None, help="the dataset folder, in its published layout")
+    add_deprecated(p, "--root", "--data-root", "data_root", type=Path)
     p.add_argument("--strict", action="store_true", help="stop at the first bad sample instead of listing skips")
     p.add_argument("--gt", type=Path, default=None, help="composite: the MEGC ground truth combined_3class_gt.csv")
     p.add_argument("--manifest", type=Path, default=None, help="flowimages: the CSV manifest (default: the one *.csv)")
@@ -108,11 +111,13 @@ def _verb_info(sub: argparse._SubParsersAction) -> None:
         from mewb.data.common import DatasetWarning
         from mewb.data.readers import read_dataset, summarize
 
+        if args.data_root is None:
+            raise ValueError("--data-root is required: the dataset folder, in its published layout")
         names = {"gt": "gt_csv", "manifest": "manifest", "modality": "modality", "layout": "layout"}
         options = {ours: getattr(args, flag) for flag, ours in names.items() if getattr(args, flag) is not None}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DatasetWarning)  # the summary lists every skip and note
-            samples, report = read_dataset(args.dataset, args.root, strict=args.strict, **options)
+            samples, report = read_dataset(args.dataset, args.data_root, strict=args.strict, **options)
         print(summarize(args.dataset, samples, report))
         return 0
 

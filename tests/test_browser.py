@@ -121,7 +121,7 @@ def test_quick_report_end_to_end(tmp_path):
     env = {**os.environ, "MEWB_CACHE": str(tmp_path / "cache")}
     out = tmp_path / "reports" / "quick"
     done = subprocess.run([sys.executable, "-m", "mewb.cli", "report", "--quick", "--variants", "flow_only,dual",
-                           "--out", str(out), "--root", str(tmp_path / "synth"), "--device", "cpu", "--no-explain"],
+                           "--out", str(out), "--data-root", str(tmp_path / "synth"), "--device", "cpu", "--no-explain"],
                           env=env, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
     index = Path(done.stdout.strip().splitlines()[-1])
@@ -133,7 +133,7 @@ def test_quick_report_end_to_end(tmp_path):
     assert set(timings) == {"generation_s", "tour_s", "training_s", "ablation_report_s", "html_export_s", "total_s"}
     assert timings["total_s"] >= timings["training_s"] + timings["tour_s"] + timings["ablation_report_s"] > 0
     again = subprocess.run([sys.executable, "-m", "mewb.cli", "report", "--quick", "--out", str(out),
-                            "--root", str(tmp_path / "synth")], env=env, capture_output=True, text=True, timeout=300)
+                            "--data-root", str(tmp_path / "synth")], env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 2 and "already exists" in again.stderr  # never overwritten silently
     with browser_page(tmp_path / "profile") as page:
         open_report_page(page, index, tmp_path / "index.png", figures=0)

@@ -222,10 +222,10 @@ def test_cli_cache_info_and_clear(cache, sources, capsys):
     from mewb.cli import main
 
     cache.get_or_build(cache.key(sources, {}), Builder())
-    assert main(["cache", "info", "--root", str(cache.root)]) == 0
+    assert main(["cache", "info", "--cache-dir", str(cache.root)]) == 0
     out = capsys.readouterr().out
     assert str(cache.root) in out and "1 entries" in out
-    assert main(["cache", "clear", "--root", str(cache.root)]) == 0
+    assert main(["cache", "clear", "--cache-dir", str(cache.root)]) == 0
     assert "removed 1 entries" in capsys.readouterr().out
     assert cache.info()["entries"] == 0
 

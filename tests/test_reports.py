@@ -219,6 +219,6 @@ def test_cli_report_refuses_an_existing_folder(tmp_path, capsys):
 
     out = tmp_path / "r"
     write_index(out, [])
-    assert main(["report", "--quick", "--out", str(out), "--root", str(tmp_path / "d")]) == 2
+    assert main(["report", "--quick", "--out", str(out), "--data-root", str(tmp_path / "d")]) == 2
     err = capsys.readouterr().err
     assert "already exists" in err and "--overwrite" in err and "Traceback" not in err
