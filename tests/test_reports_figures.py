@@ -55,10 +55,12 @@ def test_selection_on_the_test_subject_inflates_the_estimate():
         tour.simulate_test_selection(1.5)
 
 
-class _Run:  # the slice of mewb.train.RunResult the tables read
+class _Run:  # the slice of mewb.rundir.RunResult the tables read
     def __init__(self, tmp_path, variant, confusion, leaky=False):
+        from mewb.rundir import DatasetIdentity, RunConfig
+
         self.run_dir = tmp_path / variant
-        self.config = {"variant": variant, "dataset": {"name": "synth"}}
+        self.config = RunConfig(variant=variant, num_classes=2, protocol="loso", dataset=DatasetIdentity(name="synth"))
         pooled = {"n": 6, "accuracy": 0.5, "uf1": 0.4, "uar": 0.45, "confusion": confusion}
         self.metrics = {"protocol": "test-selected (leaky)" if leaky else "fixed epochs", "leaky": leaky,
                         "pooled": pooled, "per_dataset": {"synth": pooled}, "per_fold": {}}
@@ -70,7 +72,7 @@ def test_ablation_table_and_figures(tmp_path):
     assert list(table["variant"]) == ["dual", "full [leaky]"]
     assert list(table.columns) == ["variant", "selection", "dataset", "n", "accuracy", "UF1", "UAR"]
     assert run_figures.ablation_bars(table).data
-    grid = run_figures.confusion_grid({r.config["variant"]: r.metrics["pooled"]["confusion"] for r in runs}, ["a", "b"])
+    grid = run_figures.confusion_grid({r.config.variant: r.metrics["pooled"]["confusion"] for r in runs}, ["a", "b"])
     assert len(grid.data) == 2 and np.allclose(np.array(grid.data[0].z).sum(axis=1), 1.0)  # rows are recall
     predictions = pd.DataFrame({"subject": ["s1", "s1", "s2"], "label": [0, 1, 1], "pred": [0, 0, 1]})
     heat = run_figures.error_heatmap({"dual": predictions}, by="label", class_names=["neg", "pos"])
