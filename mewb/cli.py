@@ -147,6 +147,42 @@ def _verb_synth(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _verb_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="write a dataset as onset-apex flow images + CSV manifest (the public releases' layout)",
+                       description="Example: mewb export flowimages --dataset casme2 --data-root /data/CASME2 --out flow28")
+    p.add_argument("format", choices=["flowimages"], help="what to write (flowimages: u, v, strain PNGs + manifest.csv)")
+    p.add_argument("--dataset", required=True, help="the dataset reader (casme2, samm, smic, composite, synth, ...)")
+    p.add_argument("--data-root", required=True, type=Path, help="the dataset folder, in its published layout")
+    p.add_argument("--out", required=True, type=Path, help="a new or empty folder")
+    from mewb.commands.common import add_recipe_arguments
+
+    add_recipe_arguments(p)
+    p.add_argument("--cache-dir", default=None, help="preprocessing cache (default $MEWB_CACHE or ~/.cache/mewb)")
+
+    def run(args: argparse.Namespace) -> int:
+        from mewb.data.cache import PreprocessCache
+        from mewb.data.export import export_flowimages
+        from mewb.data.readers import class_names, read_dataset
+        from mewb.recipe import resolve
+
+        # the recipe's preprocessing (size, flow backend, flow size, stabilisation); default 28 px
+        overrides = ["preprocess.size=28", "preprocess.flow_backend=farneback", "preprocess.flow_size=64",
+                     "preprocess.flow_stabilise=true"] if args.recipe is None else []
+        preprocess = resolve("flow_only", args.recipe, overrides + list(args.overrides)).preprocess
+        samples, _report = read_dataset(args.dataset, args.data_root)
+        if not samples:
+            raise ValueError(f"dataset {args.dataset!r} at {args.data_root}: no samples")
+        summary = export_flowimages(samples, args.out, dataset=args.dataset,
+                                    class_names=class_names(args.dataset, samples), preprocess=preprocess,
+                                    cache=PreprocessCache(args.cache_dir))
+        dropped = f", {summary['dropped_other_emotions']} of other emotions left out" if summary["dropped_other_emotions"] else ""
+        print(f"{args.out}: {summary['clips']} flow images at {preprocess.size} px{dropped}; "
+              f"read them with --dataset flowimages --data-root {args.out}")
+        return 0
+
+    p.set_defaults(func=run)
+
+
 def _verb_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="benchmarks: model size and speed vs r3d18, flow, EVM, cache")
     p.add_argument("--quick", action="store_true", help="CI smoke setting: one input size, 2 repeats (about a minute)")
@@ -337,7 +373,7 @@ def _verb_explain(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-VERBS = [_verb_doctor, _verb_models, _verb_recipe, _verb_cache, _verb_info, _verb_synth, _verb_bench, _verb_loso, _verb_crossdataset, _verb_report, _verb_demo, _verb_train,
+VERBS = [_verb_doctor, _verb_models, _verb_recipe, _verb_cache, _verb_info, _verb_synth, _verb_export, _verb_bench, _verb_loso, _verb_crossdataset, _verb_report, _verb_demo, _verb_train,
          _verb_predict, _verb_explain]
 
 

@@ -22,6 +22,41 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return resolved
 
 
+def cpu_has_fast_bf16() -> bool:
+    """Whether this CPU computes bf16 matrix products natively (AMX-BF16 or AVX512-BF16).
+
+    Read from ``/proc/cpuinfo`` (Linux); elsewhere False, so ``auto`` stays fp32. Without these
+    instructions bf16 autocast is emulated and slower than fp32.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool({"amx_bf16", "avx512_bf16"} & flags)
+    except OSError:
+        pass
+    return False
+
+
+def resolve_precision(precision: str, device: str | torch.device = "auto") -> str:
+    """``auto`` -> ``fp16`` on CUDA, ``bf16`` on a CPU with native bf16, else ``fp32``; others checked."""
+    device = resolve_device(device)
+    if precision == "auto":
+        if device.type == "cuda":
+            return "fp16"
+        return "bf16" if device.type == "cpu" and cpu_has_fast_bf16() else "fp32"
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError("precision fp16 needs CUDA (CPUs autocast to bf16: use precision bf16 or auto)")
+    return precision
+
+
+def autocast(device: torch.device, precision: str):
+    """The autocast context of a concrete ``precision`` on ``device`` (a no-op for fp32)."""
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    return torch.autocast(device_type=device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
+
+
 def cpu_threads() -> int:
     """Threads this process may use: the CPU affinity mask, not the host's core count."""
     try:

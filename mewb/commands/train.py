@@ -16,7 +16,7 @@ from mewb.commands.common import add_deprecated, add_recipe_arguments
 # shorthand flag (argparse dest) -> the setting it overrides
 SHORTHANDS = {
     "epochs": "train.epochs", "batch_size": "train.batch_size", "lr": "train.lr", "seed": "train.seed",
-    "loss": "train.loss", "sampler": "train.sampler", "selection": "train.selection",
+    "loss": "train.loss", "sampler": "train.sampler", "selection": "train.selection", "precision": "train.precision",
     "clip_length": "preprocess.clip_length", "size": "preprocess.size", "sampling": "preprocess.sampling",
     "flow_backend": "preprocess.flow_backend", "flow_mode": "preprocess.flow_mode",
     "flow_size": "preprocess.flow_size", "stabilise": "preprocess.flow_stabilise",
@@ -40,11 +40,14 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--sampler", choices=["shuffle", "balanced"], default=None, help="train.sampler")
     g.add_argument("--selection", choices=["fixed", "inner-val"], default=None,
                    help="train.selection: fixed epochs or early stopping on a validation split of training subjects")
+    g.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default=None,
+                   help="train.precision: auto = bf16 on CPUs with AMX/AVX512-BF16, fp16 autocast on CUDA, else fp32")
     g.add_argument("--leaky-select-on-test", action="store_true",
                    help="choose the epoch on the TEST subject (inflated numbers; recorded as 'test-selected (leaky)')")
     g.add_argument("--clip-length", type=int, default=None, help="preprocess.clip_length: frames per clip T")
     add_deprecated(g, "--frames", "--clip-length", "clip_length", type=int)
-    g.add_argument("--size", type=int, default=None, help="preprocess.size: face crop side in pixels")
+    g.add_argument("--size", type=int, default=None, help="preprocess.size: face crop side in pixels; flow images "
+                   "(--dataset flowimages) train at their own size unless a recipe or this flag sets one")
     g.add_argument("--sampling", default=None,
                    help="preprocess.sampling: uniform | interpolate | apex_window | onset_apex")
     g.add_argument("--flow-backend", default=None, help="preprocess.flow_backend: tvl1, farneback, dis, liteflownet")

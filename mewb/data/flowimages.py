@@ -4,7 +4,8 @@ One RGB image per sample holding the horizontal flow, the vertical flow and the 
 (``u, v, strain``), named ``<sub>_<filename>.png`` (stray whitespace before the extension, as in
 ``sub01_EP02_01f .png``, is tolerated), next to a CSV manifest: the MEGC ground-truth form
 (``casme2,sub01,EP02_01f,1``, no header) or the common header form ``dataset,sub,filename_o,label,
-...``. Images may sit in ``root`` or in folders below it.
+...``. Images may sit in ``root`` or in folders below it. ``mewb export flowimages`` writes this
+layout from any dataset mewb reads (:mod:`mewb.data.export`).
 
 Each sample has ``flow_image`` set and no frames: a flow clip with ``T = 1``. Labels are the MEGC2019
 classes (0 negative, 1 positive, 2 surprise).
@@ -20,7 +21,12 @@ from mewb.data.frames import IMAGE_EXTENSIONS
 from mewb.data.labels import MEGC3_CLASSES
 from mewb.data.sample import Sample
 
-FPS = {"casme2": 200.0, "samm": 200.0, "smic": 100.0}
+FPS = {"casme2": 200.0, "samm": 200.0, "smic": 100.0, "synth": 200.0}
+
+
+def _part(raw: object, *, where: str) -> str:
+    """The manifest's dataset column: the composite's parts, or ``synth`` (SynthME exported by mewb)."""
+    return "synth" if str(raw).strip().lower() in ("synth", "synthme") else dataset_name(raw, where=where)
 
 
 def _find_manifest(root: Path) -> Path:
@@ -64,7 +70,7 @@ def read(
     for row in table.itertuples(index=False):
         where = f"{manifest_path.name} row {row.csv_row}"
         try:
-            part = dataset_name(row.dataset, where=where)
+            part = _part(row.dataset, where=where)
             subject = canonical_subject(part, row.subject)
             key = (part, subject, row.clip)
             if key in seen:

@@ -17,6 +17,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from mewb.models.layers.conv import Conv3d
 from mewb.models.layers.shuffle import ChannelShuffle, conv3x3x3
 
 WIDTHS = (64, 128, 256, 512)  # R3D-18 stage widths
@@ -61,7 +62,7 @@ class Stem(nn.Sequential):
 
     def __init__(self, in_channels: int, width: int = WIDTHS[0], norm: Callable[[int], nn.Module] = nn.BatchNorm3d):
         super().__init__(
-            nn.Conv3d(in_channels, width, kernel_size=(3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3), bias=False),
+            Conv3d(in_channels, width, kernel_size=(3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3), bias=False),
             norm(width),
             nn.ReLU(inplace=True),
         )

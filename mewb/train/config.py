@@ -16,6 +16,10 @@ SCHEDULES = ("cosine", "constant")
 # Model selection. "test-leaky" picks the epoch on the LOSO *test* subject: it inflates UF1/UAR,
 # exists only to measure how much, and is labelled "test-selected (leaky)" wherever shown.
 SELECTIONS = ("fixed", "inner-val", "test-leaky")
+# Numeric precision of the forward and backward passes; "auto" is made concrete per device before a
+# run starts (mewb.device.resolve_precision) and recorded so: bf16 on CPUs with AMX or AVX512-BF16,
+# fp16 autocast + GradScaler on CUDA, fp32 elsewhere.
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 PROTOCOL_LABELS = {
     "fixed": "fixed epochs",
     "inner-val": "early stopping on training subjects",
@@ -55,7 +59,7 @@ class TrainConfig:
     patience: int = 5  # inner-val: stop after this many epochs without a better validation UF1
     # Reproducibility and precision (where and how fast folds run: mewb.train.executors.Execution)
     seed: int = 0  # seeds weights, sampling and augmentation; same seed -> same metrics on CPU
-    amp: bool = True  # mixed precision (autocast + GradScaler) on CUDA; ignored on CPU
+    precision: str = "fp32"  # auto | fp32 | bf16 | fp16 (fp16 only on CUDA); see PRECISIONS
     eval_batch_size: int = 32  # batch size for validation and test predictions
 
     def __post_init__(self) -> None:
@@ -63,6 +67,7 @@ class TrainConfig:
         _check_choice("sampler", self.sampler, SAMPLERS)
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("selection", self.selection, SELECTIONS)
+        _check_choice("precision", self.precision, PRECISIONS)
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs} and {self.batch_size}")
         if not 0.0 < self.crop <= 1.0:

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
-from mewb.device import configure_worker_threads, resolve_device
+from mewb.device import autocast, configure_worker_threads, resolve_device, resolve_precision
 from mewb.train.augment import Augment, AugmentedDataset
 from mewb.train.config import TrainConfig
 from mewb.train.metrics import scores
@@ -143,7 +143,7 @@ def _inputs(batch: dict, modalities: Sequence[str], device: torch.device) -> dic
 
 @torch.no_grad()
 def predict(model: nn.Module, dataset: Dataset, *, device: torch.device | str = "cpu", batch_size: int = 32,
-            amp: bool = False, num_workers: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            precision: str = "fp32", num_workers: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Softmax probabilities ``(N, K)``, labels ``(N,)`` and dataset indices ``(N,)`` in dataset order."""
     device = torch.device(device)
     model.eval()
@@ -151,7 +151,7 @@ def predict(model: nn.Module, dataset: Dataset, *, device: torch.device | str = 
                         worker_init_fn=configure_worker_threads if num_workers else None)
     probs, labels, indices = [], [], []
     for batch in loader:
-        with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp and device.type == "cuda"):
+        with autocast(device, precision):
             logits = model(_inputs(batch, model.modalities, device))
         probs.append(torch.softmax(logits.float(), dim=1).cpu())
         labels.append(batch["label"])
@@ -206,7 +206,7 @@ def train_fold(
     if config.selection == "test-leaky" and test_set is None:
         raise ValueError("selection='test-leaky' needs the test set")
     device = resolve_device(device)
-    amp = config.amp and device.type == "cuda"
+    precision = resolve_precision(config.precision, device)
     if device.type == "cpu":
         # Flush subnormal floats to zero: on SynthME (flow of ~0.05 px) subnormals appeared and one
         # full-variant epoch took 2x as long (36 s vs 17 s per epoch, same loss). Process-wide.
@@ -221,7 +221,7 @@ def train_fold(
     criterion = make_loss(config, train_labels, num_classes).to(device)
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, config, max(len(loader), 1))
-    scaler = torch.amp.GradScaler(device.type, enabled=amp)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     select_on = {"inner-val": val_set, "test-leaky": test_set}.get(config.selection)
 
     history: list[dict] = []
@@ -238,7 +238,7 @@ def train_fold(
             inputs = _inputs(batch, model.modalities, device)
             target = batch["label"].to(device)
             optimizer.zero_grad(set_to_none=True)
-            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp):
+            with autocast(device, precision):
                 logits = model(inputs)
             loss = criterion(logits.float(), target)
             scaler.scale(loss).backward()
@@ -254,7 +254,7 @@ def train_fold(
         if select_on is not None:
             if config.recalibrate_bn:
                 recalibrate_batchnorm(model, train_set, device=device, batch_size=config.batch_size)
-            probs, labels, _ = predict(model, select_on, device=device, batch_size=config.eval_batch_size, amp=amp)
+            probs, labels, _ = predict(model, select_on, device=device, batch_size=config.eval_batch_size, precision=precision)
             s = scores(labels, probs.argmax(1), num_classes)
             key = "val" if config.selection == "inner-val" else "test"
             record[f"{key}_uf1"], record[f"{key}_uar"], record[f"{key}_loss"] = (
@@ -288,7 +288,7 @@ def train_fold(
         recalibrate_batchnorm(model, train_set, device=device, batch_size=config.batch_size)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     if test_set is not None:
-        probs, labels, _ = predict(model, test_set, device=device, batch_size=config.eval_batch_size, amp=amp)
+        probs, labels, _ = predict(model, test_set, device=device, batch_size=config.eval_batch_size, precision=precision)
     else:
         probs, labels = np.zeros((0, num_classes), np.float32), np.zeros(0, np.int64)
     return FoldOutcome(probs=probs, labels=labels, history=history, selected_epoch=selected, state_dict=state)

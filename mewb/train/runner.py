@@ -120,11 +120,14 @@ class Experiment:
 def run_experiment(experiment: Experiment, out: str | Path, *, execution: Execution | None = None,
                    resume: bool = False) -> RunResult:
     """Train and test every unfinished fold of ``experiment`` into the run directory ``out``."""
-    from mewb.device import cpu_threads, resolve_device
+    from mewb.device import cpu_threads, resolve_device, resolve_precision
 
     execution = (execution or Execution()).resolved()
     device = resolve_device(execution.device)  # fails early when CUDA is asked for and missing
-    config = replace(experiment.config, execution=execution)
+    train = experiment.config.train
+    train = train.replace(precision=resolve_precision(train.precision, device))  # "auto" is recorded as what ran
+    config = replace(experiment.config, execution=execution, train=train)
+    experiment = replace(experiment, config=config)
     run = RunDir.create(out, config, resume=resume)
     pool = execution.pool()
     threads = execution.threads or (cpu_threads() if pool.live else max(1, cpu_threads() // pool.workers))
@@ -132,8 +135,6 @@ def run_experiment(experiment: Experiment, out: str | Path, *, execution: Execut
         execution = execution.replace(threads=threads, workers=pool.workers)
         run = RunDir.create(out, replace(config, execution=execution), resume=True)
     run.record_environment(environment(str(device), threads, execution.executor, pool.workers))
-
-    train = config.train
     logger = _make_logger(run.log_path)
     console = _console_mode(execution.progress)
 
@@ -231,14 +232,19 @@ def run_recipe(*, dataset: str | None, data_root: str | Path | None, out: str | 
         raise ValueError("a dataset name and folder are required (--dataset, --data-root), unless --resume finds "
                          "them in the run's config.yaml")
     resolved = resolve(variant, recipe, overrides)
+    samples, _report = read_dataset(dataset, data_root)
+    if not samples:
+        raise ValueError(f"dataset {dataset!r} at {data_root}: no samples")
+    if resolved.sources.get("preprocess.size") == "default" and samples[0].flow_image is not None:
+        # precomputed flow images train at their own size unless a recipe or override says otherwise
+        from mewb.data.frames import read_image
+
+        resolved = resolve(variant, recipe, [*_as_list(overrides), f"preprocess.size={read_image(samples[0].flow_image).shape[0]}"])
     execution = resolved.execution
     if cache_dir:
         execution = execution.replace(cache_dir=str(cache_dir))
     if progress is not None:
         execution = execution.replace(progress=progress)
-    samples, _report = read_dataset(dataset, data_root)
-    if not samples:
-        raise ValueError(f"dataset {dataset!r} at {data_root}: no samples")
     experiment = dict(variant=resolved.variant, model_kwargs=resolved.model_kwargs, train_config=resolved.train,
                       preprocess_config=resolved.preprocess, dataset_name=dataset, data_root=data_root,
                       class_names=class_names(dataset, samples))
@@ -247,6 +253,10 @@ def run_recipe(*, dataset: str | None, data_root: str | Path | None, out: str | 
     if protocol != "loso":
         raise ValueError(f"unknown protocol {protocol!r}; valid: loso, dataset-holdout")
     return run_loso(samples, out=out, execution=execution, resume=resume, folds=folds, **experiment)
+
+
+def _as_list(overrides: Sequence[str] | str) -> list[str]:
+    return [p.strip() for p in overrides.split(";") if p.strip()] if isinstance(overrides, str) else list(overrides)
 
 
 def _fold_summary(result: FoldResult, num_classes: int) -> str:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from mewb.models.layers.conv import Conv3d
+
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     """Interleave the channel groups of ``x`` of shape ``(N, C, *spatial)`` (any number of axes).
@@ -48,14 +50,15 @@ class ChannelShuffle(nn.Module):
 
 def conv3x3x3(
     in_channels: int, out_channels: int, *, stride: int = 1, groups: int = 1, dilation: tuple[int, int, int] = (1, 1, 1)
-) -> nn.Conv3d:
-    """A 3x3x3 convolution without bias (a BatchNorm follows), padded to keep size at stride 1.
+) -> Conv3d:
+    """A 3x3x3 convolution without bias (a BatchNorm follows), padded to keep size at stride 1
+    (with the exact single-frame fast path of :class:`mewb.models.layers.conv.Conv3d`).
 
     ``groups`` is reduced to the largest divisor of both channel counts that does not exceed
     it, so one ``groups`` setting serves every stage width.
     """
     groups = _fitting_groups(in_channels, out_channels, groups)
-    return nn.Conv3d(
+    return Conv3d(
         in_channels,
         out_channels,
         kernel_size=3,
