@@ -39,10 +39,12 @@ class BenchConfig:
     batch: int = 8  # demo batch size for throughput
     repeats: int = 5  # timed rounds (median), after one warm-up; each round times every model once
     devices: tuple[str, ...] = ("cpu", "cuda")  # cuda is skipped when unavailable
+    precisions: tuple[str, ...] = ("fp32", "auto")  # auto: bf16 on CPUs with AMX/AVX512-BF16, fp16 on CUDA (skipped when fp32)
     pipeline: bool = True  # flow, EVM, cache figures
     synth_subjects: int = 4  # SynthME set for the preprocessing pass
     synth_clips: int = 6
     demo_folds: bool = True  # one LOSO fold of each demo variant with the demo's settings (quick: the quick report's)
+    composite: bool = True  # the composite-sized flow_only LOSO (68 subjects, 442 flow images), fp32 and bf16
     reports_dir: str = "reports"  # where the last `make demo` report's stage timings are read from
     smoke: bool = False  # set by quick(): demo folds use the quick report's tiny data and variants
 
@@ -86,14 +88,16 @@ def training_memory_bytes(model: torch.nn.Module, inputs: dict[str, torch.Tensor
 class _Subject:
     """One model with its inputs and the three timed steps (forward, forward+backward, train step)."""
 
-    def __init__(self, name: str, *, frames: int, size: int, batch: int, device: torch.device) -> None:
+    def __init__(self, name: str, *, frames: int, size: int, batch: int, device: torch.device,
+                 precision: str = "fp32") -> None:
         from mewb.models import create_model
 
         torch.manual_seed(0)
-        self.name, self.device, self.batch = name, device, batch
+        self.name, self.device, self.batch, self.precision = name, device, batch, precision
         self.model = create_model(name)
         one = example_inputs(self.model, batch=1, frames=frames, size=size)
-        self.row = {"model": name, "device": device.type, "input": f"{frames}x{size}x{size}", "batch": batch}
+        self.row = {"model": name, "device": device.type, "input": f"{frames}x{size}x{size}", "batch": batch,
+                    "precision": precision}
         self.row["params"] = count_parameters(self.model)
         self.row["flops"] = count_flops(self.model, one)
         self.model.to(device)
@@ -102,20 +106,29 @@ class _Subject:
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=1e-4)
         self.times: dict[str, list[float]] = {"forward": [], "forward_backward": [], "train_step": []}
 
+    def _autocast(self):
+        from mewb.device import autocast
+
+        return autocast(self.device, self.precision)
+
     def forward(self) -> None:
         self.model.eval()
-        with torch.inference_mode():
+        with torch.inference_mode(), self._autocast():
             self.model(self.inputs)
 
     def forward_backward(self) -> None:
         self.model.train()
         self.model.zero_grad(set_to_none=True)
-        self.model(self.inputs).sum().backward()
+        with self._autocast():
+            out = self.model(self.inputs)
+        out.float().sum().backward()
 
     def train_step(self) -> None:
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
-        torch.nn.functional.cross_entropy(self.model(self.inputs), self.labels).backward()
+        with self._autocast():
+            logits = self.model(self.inputs)
+        torch.nn.functional.cross_entropy(logits.float(), self.labels).backward()
         self.optimizer.step()
 
     def memory(self) -> float:
@@ -135,14 +148,15 @@ class _Subject:
 
 
 def measure_models(
-    names: list[str], *, frames: int, size: int, batch: int, repeats: int, device: torch.device
+    names: list[str], *, frames: int, size: int, batch: int, repeats: int, device: torch.device,
+    precision: str = "fp32",
 ) -> list[dict]:
     """Every model figure for several models at one input size, measured side by side.
 
     Timing runs in rounds: each round times every model once, so a slow-down of the machine
     (another process, thermal throttling) hits all models alike and the ratios stay fair.
     """
-    subjects = [_Subject(n, frames=frames, size=size, batch=batch, device=device) for n in names]
+    subjects = [_Subject(n, frames=frames, size=size, batch=batch, device=device, precision=precision) for n in names]
     for subject in subjects:
         subject.row["train_memory_bytes"] = subject.memory()
         for step in (subject.forward, subject.forward_backward, subject.train_step):
@@ -169,6 +183,7 @@ def add_ratios(rows: list[dict]) -> list[dict]:
     for row in rows:
         reference = next(
             r for r in rows if r["model"] == REFERENCE and r["input"] == row["input"] and r["device"] == row["device"]
+            and r.get("precision", "fp32") == row.get("precision", "fp32")
         )
         for key, ratio in RATIO_KEYS.items():
             row[ratio] = row[key] / reference[key]
@@ -181,12 +196,17 @@ def model_benchmarks(config: BenchConfig, names: list[str] | None = None, *, pro
 
     names = names or [REFERENCE] + [n for n in list_models() if n != REFERENCE]
     devices = [torch.device(d) for d in config.devices if d != "cuda" or torch.cuda.is_available()]
+    from mewb.device import resolve_precision
+
     rows = []
     for device in devices:
-        for frames, size in config.sizes:
-            if progress:
-                print(f"  {device.type} {frames}x{size}x{size}: {', '.join(names)}", flush=True)
-            rows += measure_models(names, frames=frames, size=size, batch=config.batch, repeats=config.repeats, device=device)
+        precisions = list(dict.fromkeys(resolve_precision(p, device) for p in config.precisions))
+        for precision in precisions:
+            for frames, size in config.sizes:
+                if progress:
+                    print(f"  {device.type} {precision} {frames}x{size}x{size}: {', '.join(names)}", flush=True)
+                rows += measure_models(names, frames=frames, size=size, batch=config.batch, repeats=config.repeats,
+                                       device=device, precision=precision)
     return add_ratios(rows)
 
 
@@ -267,6 +287,74 @@ def demo_folds(config: BenchConfig, *, progress: bool = True) -> dict:
     return out
 
 
+COMPOSITE_COUNTS = (250, 109, 83)  # MEGC2019 composite: negative, positive, surprise clips
+COMPOSITE_SUBJECTS = 68
+
+
+def composite_subset(samples: list, counts: tuple[int, ...]) -> list:
+    """Exactly ``counts[k]`` samples of each class, taken round-robin over subjects (every subject keeps clips)."""
+    by_class: dict[int, dict[str, list]] = {}
+    for s in samples:
+        by_class.setdefault(s.label, {}).setdefault(s.subject, []).append(s)
+    chosen = []
+    for label, wanted in enumerate(counts):
+        queues = [list(v) for _, v in sorted(by_class.get(label, {}).items())]
+        picked = []
+        while len(picked) < wanted and any(queues):
+            for queue in queues:
+                if queue and len(picked) < wanted:
+                    picked.append(queue.pop(0))
+        if len(picked) < wanted:
+            raise ValueError(f"only {len(picked)} clips of class {label}; {wanted} wanted")
+        chosen += picked
+    return sorted(chosen, key=lambda s: s.key)
+
+
+def composite_workload(config: BenchConfig, *, progress: bool = True) -> dict:
+    """The composite-sized job of issue #15: SynthME with 68 subjects in the composite's class balance
+    (250/109/83 = 442 clips), exported as 28x28 onset-apex flow images, then ``flow_only`` LOSO with
+    the ``composite-flowimages`` recipe, once per precision (fp32 and this machine's ``auto``) in the
+    same run. Smoke (``--quick``): 6 subjects, 1 epoch."""
+    from mewb.data.cache import PreprocessCache
+    from mewb.data.export import export_flowimages
+    from mewb.data.labels import MEGC3_CLASSES
+    from mewb.data.readers import read_dataset
+    from mewb.device import resolve_precision
+    from mewb.synth import SynthConfig, generate_dataset
+    from mewb.train.runner import run_recipe
+
+    subjects = 6 if config.smoke else COMPOSITE_SUBJECTS
+    counts = tuple(max(1, round(c * subjects / COMPOSITE_SUBJECTS)) for c in COMPOSITE_COUNTS)
+    overrides = ["train.epochs=1"] if config.smoke else []
+    precisions = list(dict.fromkeys(resolve_precision(p, "cpu") for p in config.precisions))
+    out: dict = {"subjects": subjects, "counts": list(counts), "recipe": "composite-flowimages", "runs": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        root = generate_dataset(Path(tmp) / "synth", SynthConfig(subjects=subjects, clips_per_subject=8,
+                                                                 balance="composite", seed=0))
+        samples = composite_subset(read_dataset("synth", root)[0], counts)
+        cache = PreprocessCache(Path(tmp) / "cache")
+        export_flowimages(samples, Path(tmp) / "flow28", dataset="synth", class_names=MEGC3_CLASSES, cache=cache)
+        out["generate_and_export_s"] = time.perf_counter() - start
+        for precision in precisions:
+            start = time.perf_counter()
+            result = run_recipe(dataset="flowimages", data_root=Path(tmp) / "flow28", out=Path(tmp) / f"run-{precision}",
+                                variant="flow_only", recipe="composite-flowimages",
+                                overrides=[*overrides, f"train.precision={precision}", "execution.device=cpu"],
+                                progress=False, cache_dir=cache.root)
+            seconds = time.perf_counter() - start
+            pooled = result.metrics["pooled"]
+            out["runs"][precision] = {"loso_s": seconds, "uf1": pooled["uf1"], "uar": pooled["uar"],
+                                      "epochs": result.config.train.epochs, "batch_size": result.config.train.batch_size,
+                                      "workers": result.config.execution.workers}
+            if progress:
+                print(f"  composite flow_only LOSO {precision}: {seconds:.0f} s, UF1 {pooled['uf1']:.3f}", flush=True)
+    if "fp32" in out["runs"] and len(out["runs"]) > 1:
+        other = next(p for p in out["runs"] if p != "fp32")
+        out["speedup"] = {other: out["runs"]["fp32"]["loso_s"] / out["runs"][other]["loso_s"]}
+    return out
+
+
 def last_demo_timings(reports_dir: str | Path) -> dict | None:
     """Stage durations of the newest full (not ``--quick``) report under ``reports_dir``, or None."""
     from mewb.reports.index import list_reports
@@ -325,6 +413,10 @@ def run_benchmarks(config: BenchConfig, *, progress: bool = True) -> dict:
         if progress:
             print("demo: generation, preprocessing, one LOSO fold per variant", flush=True)
         result["demo_folds"] = demo_folds(config, progress=progress)
+    if config.composite:
+        if progress:
+            print("composite-sized flow_only LOSO (68 subjects, 442 flow images at 28 px)", flush=True)
+        result["composite"] = composite_workload(config, progress=progress)
     result["last_demo"] = last_demo_timings(config.reports_dir)
     return result
 
@@ -340,13 +432,14 @@ def format_markdown(result: dict) -> str:
         "",
         "## Models",
         "",
-        "| model | device | input | params | GFLOPs | train MiB/clip | fwd ms/clip | fwd+bwd ms/clip | "
+        "| model | device | precision | input | params | GFLOPs | train MiB/clip | fwd ms/clip | fwd+bwd ms/clip | "
         "inference clips/s | train clips/s | params / r3d18 | FLOPs / r3d18 | fwd+bwd speed-up |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in result["models"]:
         lines.append(
-            f"| {r['model']} | {r['device']} | {r['input']} | {r['params'] / 1e6:.2f} M | {r['flops'] / 1e9:.2f} | "
+            f"| {r['model']} | {r['device']} | {r.get('precision', 'fp32')} | {r['input']} | {r['params'] / 1e6:.2f} M | "
+            f"{r['flops'] / 1e9:.2f} | "
             f"{r['train_memory_bytes'] / 2**20:.0f} | {r['forward_ms_per_clip']:.1f} | "
             f"{r['forward_backward_ms_per_clip']:.1f} | {r['inference_clips_per_s']:.1f} | {r['train_clips_per_s']:.1f} | "
             f"{r['params_ratio']:.1%} | {r['flops_ratio']:.1%} | {r['forward_backward_speedup']:.2f}x |"
@@ -386,6 +479,16 @@ def format_markdown(result: dict) -> str:
         ]
         for name, v in demo["variants"].items():
             lines.append(f"| {name} | {v['preprocess_s']:.1f} | {v['fold_s']:.1f} | {v['projected_loso_s']:.0f} | {v['epochs']} |")
+    composite = result.get("composite")
+    if composite:
+        lines += ["", f"## Composite-sized flow_only LOSO ({composite['subjects']} subjects, {sum(composite['counts'])} "
+                  f"28x28 flow images, recipe {composite['recipe']})", "",
+                  "| precision | epochs | batch | workers | LOSO wall s | UF1 | UAR |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for precision, r in composite["runs"].items():
+            lines.append(f"| {precision} | {r['epochs']} | {r['batch_size']} | {r['workers']} | {r['loso_s']:.0f} | "
+                         f"{r['uf1']:.3f} | {r['uar']:.3f} |")
+        for precision, ratio in (composite.get("speedup") or {}).items():
+            lines += ["", f"fp32 / {precision} wall time, same run: {ratio:.2f}x"]
     last = result.get("last_demo")
     if last:
         stages = ", ".join(f"{k[:-2].replace('_', ' ')} {v:.0f} s" for k, v in last.items() if k.endswith("_s"))

@@ -70,7 +70,7 @@ def test_report_is_written_once_and_never_overwritten(tmp_path):
     }
     out = write_report(result, tmp_path / "bench")
     assert json.loads((out / "bench.json").read_text())["models"][1]["params_ratio"] == pytest.approx(0.15)
-    assert "| full | cpu | 8x64x64 |" in (out / "bench.md").read_text()
+    assert "| full | cpu | fp32 | 8x64x64 |" in (out / "bench.md").read_text()
     assert "<table>" in (out / "bench.html").read_text() and "<td>full</td>" in (out / "bench.html").read_text()
     with pytest.raises(FileExistsError, match="already holds a benchmark"):
         write_report(result, out)
@@ -89,6 +89,9 @@ def test_quick_benchmark_runs_end_to_end(tmp_path):
     folds = result["demo_folds"]["variants"]
     assert set(folds) == {"flow_only", "full"} and all(v["fold_s"] > 0 for v in folds.values())
     assert "## One LOSO fold per variant" in (tmp_path / "b" / "bench.md").read_text()
+    composite = result["composite"]
+    assert composite["subjects"] == 6 and all(r["loso_s"] > 0 and 0 <= r["uf1"] <= 1 for r in composite["runs"].values())
+    assert "## Composite-sized flow_only LOSO" in (tmp_path / "b" / "bench.md").read_text()
 
 
 def test_last_demo_timings_come_from_the_newest_full_report(tmp_path):
