@@ -86,3 +86,17 @@ def test_a_runs_config_is_a_recipe_and_old_spellings_warn(tmp_path):
         load_recipe(bad)
     with pytest.raises(FileNotFoundError, match="not a named recipe"):
         load_recipe("no-such-recipe")
+
+
+def test_the_recipe_verb_lists_and_explains(capsys):
+    from mewb.cli import main
+
+    assert main(["recipe"]) == 0
+    assert "demo" in capsys.readouterr().out
+    assert main(["recipe", "demo", "--variant", "full", "--set", "train.epochs=3"]) == 0
+    printed = capsys.readouterr().out
+    doc = yaml.safe_load(printed)
+    assert doc["variant"] == "full" and doc["train"]["epochs"] == 3 and doc["preprocess"]["evm"] is True
+    assert "#   preprocess.evm: variant" in printed and "#   train.epochs: override" in printed
+    assert main(["recipe", "demo", "--set", "train.epochz=3"]) == 2
+    assert "unknown train setting 'epochz'" in capsys.readouterr().err
