@@ -326,6 +326,23 @@ class RunDir:
                 "checkpoint_sha256": hashlib.sha256(data).hexdigest()}
         atomic_write(folder / FOLD_RECORD, json.dumps(meta, indent=2))
 
+    def fold_problem(self, fold: str, test_clips: set[tuple[str, str, str]]) -> str | None:
+        """Why a finished fold cannot be trusted (None when it can): its checkpoint's checksum, and
+        predictions for exactly the ``(dataset, subject, clip)`` it tests."""
+        try:
+            expected = self.fold_record(fold).get("checkpoint_sha256")
+            data = self.checkpoint_path(fold).read_bytes()
+            if expected is None or hashlib.sha256(data).hexdigest() != expected:
+                return f"{self.checkpoint_path(fold)} does not match its checksum"
+            rows = self.fold_predictions(fold)
+        except (OSError, RunDirError) as error:
+            return str(error)
+        found = set(zip(rows["dataset"], rows["subject"], rows["clip"]))
+        if found != test_clips or len(rows) != len(test_clips):
+            return (f"{self.fold_dir(fold) / PREDICTIONS} has {len(rows)} rows for {len(found & test_clips)} of its "
+                    f"{len(test_clips)} test clips")
+        return None
+
     def fold_record(self, fold: str) -> dict:
         path = self.fold_dir(fold) / FOLD_RECORD
         try:

@@ -242,3 +242,22 @@ def test_cli_flags_are_overrides_on_top_of_the_recipe(tmp_path, capsys):
     old = parser.parse_args(["--out", "x", "--frames", "5", "--cache", "c", "--config", str(recipe)])
     assert "--frames is deprecated, use --clip-length" in capsys.readouterr().err
     assert resolve(old.variant, old.recipe, overrides_from(old)).preprocess.clip_length == 5
+
+
+def test_resume_retrains_a_finished_fold_whose_outputs_are_damaged(tmp_path):
+    samples = toy_samples(3, 4)
+    reference = run(tmp_path / "reference", samples)
+    damaged = tmp_path / "damaged"
+    run(damaged, samples)
+    cut = damaged / "folds" / "toy" / "s01" / "predictions.csv"
+    cut.write_text(cut.read_text().splitlines()[0] + "\n")  # only the header left
+    checkpoint = damaged / "folds" / "toy" / "s02" / "checkpoint.pt"
+    data = bytearray(checkpoint.read_bytes())
+    data[-20] ^= 0xFF
+    checkpoint.write_bytes(bytes(data))
+    resumed = run(damaged, samples, resume=True)
+    log = (damaged / "log.txt").read_text()
+    assert "toy/s01: retraining" in log and "has 0 rows for 0 of its 4 test clips" in log
+    assert "toy/s02: retraining" in log and "does not match its checksum" in log
+    assert "toy/s03: retraining" not in log
+    assert resumed.metrics["pooled"] == reference.metrics["pooled"] and len(resumed.predictions) == 12

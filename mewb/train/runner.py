@@ -149,7 +149,15 @@ def run_experiment(experiment: Experiment, out: str | Path, *, execution: Execut
 
     tag = "  ** test-selected (leaky) **" if train.leaky else ""
     specs = experiment.folds
-    done = [f for f in specs if run.is_fold_finished(f.name)]
+    done = []
+    for f in specs:
+        if run.is_fold_finished(f.name):
+            clips = {(s.dataset, s.subject, s.clip) for s in (experiment.samples[i] for i in f.test_idx)}
+            problem = run.fold_problem(f.name, clips)
+            if problem is None:
+                done.append(f)
+            else:  # a finished fold is finished only when its outputs are whole: train it again
+                say(f"{f.name}: retraining, its outputs cannot be trusted: {problem}")
     todo = [f for f in specs if f not in done]
     say(f"{'resume' if done else 'start'} {config.protocol} run {run.path}: variant {config.variant}, {len(specs)} folds "
         f"({len(done)} done), selection: {config.selection}{tag}, device {device}, executor {execution.executor}")
