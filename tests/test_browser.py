@@ -202,7 +202,7 @@ def test_explorer_runs_in_jupyterlab(tmp_path):
     run_loso(samples, variant="flow_only", train_config=TrainConfig(epochs=1, batch_size=3),
              preprocess_config=PreprocessConfig(clip_length=4, size=32, flow_backend="farneback"), out=tmp_path / "runs" / "tiny",
              dataset_name="synth", data_root=root, class_names=class_names("synth", samples),
-             execution=Execution(device="cpu", threads=1, progress=False, cache_dir=str(tmp_path / "cache")))
+             execution=Execution(device="cpu", threads=1, progress=False, cache_dir=tmp_path / "cache"))
     lab_root = tmp_path / "lab"
     lab_root.mkdir()
     # The notebook with its parameters injected but not run: the browser runs it.

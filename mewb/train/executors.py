@@ -41,6 +41,8 @@ class Execution:
     progress: bool = True  # progress bars or lines on the console (the run's log.txt is always written)
 
     def __post_init__(self) -> None:
+        if self.cache_dir is not None and not isinstance(self.cache_dir, str):  # a Path: kept as text for YAML
+            object.__setattr__(self, "cache_dir", str(self.cache_dir))
         if self.executor not in EXECUTORS:
             raise ValueError(f"unknown executor {self.executor!r}; valid: {', '.join(EXECUTORS)}")
         if self.scheduler and self.executor != "dask":
