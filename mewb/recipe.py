@@ -107,11 +107,10 @@ def load_recipe(name_or_path: str | Path | None) -> Recipe:
     """A named recipe, a recipe file or a run's ``config.yaml``; ``None``: the library defaults."""
     if name_or_path is None or str(name_or_path) in ("", "defaults"):
         return Recipe()
+    from mewb.rundir import read_yaml
+
     path = recipe_path(name_or_path)
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise ValueError(f"{path}: not valid YAML ({' '.join(str(error).split())})") from None
+    doc = read_yaml(path)
     name = str(name_or_path) if str(name_or_path) in list_recipes() else str(path)
     return recipe_from_dict(doc or {}, name=name, source=str(path))
 

@@ -330,10 +330,7 @@ class RunDir:
         """Why a finished fold cannot be trusted (None when it can): its checkpoint's checksum, and
         predictions for exactly the ``(dataset, subject, clip)`` it tests."""
         try:
-            expected = self.fold_record(fold).get("checkpoint_sha256")
-            data = self.checkpoint_path(fold).read_bytes()
-            if expected is None or hashlib.sha256(data).hexdigest() != expected:
-                return f"{self.checkpoint_path(fold)} does not match its checksum"
+            self.checkpoint_bytes(fold)
             rows = self.fold_predictions(fold)
         except (OSError, RunDirError) as error:
             return str(error)
@@ -359,10 +356,8 @@ class RunDir:
     def fold_predictions(self, fold: str) -> pd.DataFrame:
         return _read_predictions(self.fold_dir(fold) / PREDICTIONS)
 
-    def load_state_dict(self, fold: str) -> dict:
-        """The fold's weights, checked against ``fold.json``'s SHA-256, loaded without running code."""
-        import torch
-
+    def checkpoint_bytes(self, fold: str) -> bytes:
+        """The fold's checkpoint file, after its SHA-256 matched the one ``fold.json`` recorded."""
         path = self.checkpoint_path(fold)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no checkpoint for fold {fold!r}; folds: {self.finished_folds()}")
@@ -371,8 +366,16 @@ class RunDir:
         if expected is None:
             raise RunDirError(f"{self.fold_dir(fold) / FOLD_RECORD}: no checkpoint_sha256; cannot verify {path}")
         if hashlib.sha256(data).hexdigest() != expected:
-            raise RunDirError(f"{path}: checksum mismatch (the file changed after training); retrain the fold "
-                              "(mewb loso ... --resume after deleting its folder)")
+            raise RunDirError(f"{path}: checksum mismatch (the file does not match its checksum in {FOLD_RECORD}: it "
+                              "changed after training); mewb loso ... --resume trains the fold again")
+        return data
+
+    def load_state_dict(self, fold: str) -> dict:
+        """The fold's weights, checked against ``fold.json``'s SHA-256, loaded without running code."""
+        import torch
+
+        path = self.checkpoint_path(fold)
+        data = self.checkpoint_bytes(fold)
         try:
             checkpoint = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         except Exception as error:  # truncated, foreign or code-carrying pickles: name the file, whatever torch raised
