@@ -8,6 +8,7 @@ Each verb is a ``_verb_<name>(subparsers)`` function that adds its parser and se
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -403,6 +404,25 @@ def main(argv: list[str] | None = None) -> int:
         # Bad input: one clear line naming the file and the problem, no traceback.
         print(f"mewb {args.verb}: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:
+        if not error.filename:  # not about a file the user named: a real failure, keep the traceback
+            raise
+        # A path that cannot be used (a file where a folder is needed, no permission, disk full).
+        print(f"mewb {args.verb}: error: {error.filename}: {error.strerror or error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(interrupted_message(args, sys.argv[1:] if argv is None else argv), file=sys.stderr)
+        return 130
+
+
+def interrupted_message(args: argparse.Namespace, argv: list[str]) -> str:
+    """What Ctrl-C prints: for a run that can continue, the exact command that does."""
+    line = f"mewb {args.verb}: interrupted"
+    if hasattr(args, "resume") and getattr(args, "out", None):
+        again = list(argv) if "--resume" in argv else [*argv, "--resume"]
+        line += (f"; finished folds are kept in {args.out}. Continue the run with:\n"
+                 f"  mewb {shlex.join(again)}")
+    return line
 
 
 if __name__ == "__main__":  # pragma: no cover

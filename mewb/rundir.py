@@ -253,7 +253,9 @@ class RunDir:
             if not (path / CONFIG).is_file():
                 raise RunDirError(f"{path}: not a mewb run directory (no {CONFIG}); cannot resume it")
             stored = RunConfig.from_yaml(path / CONFIG)
-            diff = _differences(stored.identity(), config.identity())
+            diff = [d if not d.startswith("samples:") else
+                    "samples: the clips, labels or annotation sheet (onset, apex, offset, frames) differ from those "
+                    "the run was trained on (or an earlier mewb started the run)" for d in _differences(stored.identity(), config.identity())]
             if diff:
                 raise RunDirError(f"{path}: cannot resume, the experiment differs from the stored one: " + "; ".join(diff))
         path.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,13 @@ def run(args: argparse.Namespace) -> int:
     from mewb.explain.evaluate import DEFAULT_METHODS, localisation_table, score_runs
 
     runs = [str(r) for r in args.run]
+    if args.scores is not None:  # checked before minutes of scoring, not after
+        if args.scores.is_dir():
+            raise ValueError(f"{args.scores}: is a folder; --scores names the CSV file to write")
+        folder = args.scores.parent
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"{folder}: exists and is not a folder; --scores cannot be written inside it")
+        folder.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         scores = score_runs(

@@ -38,7 +38,8 @@ def predict_command(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     out = args.out or default_out(args.input)
-    check_out(out, args.overwrite)  # before any work
+    protected = (Path(args.input), Path(args.run))  # never written into, never replaced
+    check_out(out, args.overwrite, protected)  # before any work
     if args.saliency.lower() != "none":
         from mewb.explain import ATTRIBUTION_METHODS
 
@@ -59,7 +60,7 @@ def predict_command(args: argparse.Namespace) -> int:
                                    face_method=args.face, log=say)
     except ImportError as error:  # an optional detector (mtcnn) that is not installed: one clear line
         raise ValueError(str(error)) from None
-    write_result(result, out, overwrite=args.overwrite)
+    write_result(result, out, overwrite=args.overwrite, protected=protected)
     data = result.to_json()
     for i, interval in enumerate(data["intervals"], start=1):
         state = "" if interval["accepted"] else f"  (rejected: {interval['reason']})"

@@ -11,9 +11,9 @@ Safety:
 - Writes are atomic: a temporary file in the same folder, flushed and fsynced, then
   ``os.replace``; readers never see half a file, and concurrent builders of one key (two
   DataLoader workers) both succeed.
-- Every entry stores a CRC-32 of its arrays (names, dtypes, shapes, bytes). An entry
-  that fails to load or to verify (truncated, corrupted, foreign) is deleted and rebuilt, never
-  trusted.
+- Every entry stores the key it was written for and a CRC-32 of its arrays (names, dtypes,
+  shapes, bytes). An entry that fails to load or to verify (truncated, corrupted, or a valid
+  entry of another clip copied over it) is deleted and rebuilt, never trusted.
 - Arrays are loaded with ``allow_pickle=False``; object arrays are refused on write.
 
 Location: ``PreprocessCache(root)``, else ``$MEWB_CACHE``, else ``~/.cache/mewb``.
@@ -35,7 +35,7 @@ import numpy as np
 
 from mewb.atomic import atomic_write
 
-PREPROCESS_VERSION = 1
+PREPROCESS_VERSION = 2  # 2: every entry records the key it was written for
 CACHE_ENV = "MEWB_CACHE"
 
 _META = "__mewb_meta__"
@@ -81,6 +81,8 @@ class PreprocessCache:
 
     def __init__(self, root: str | os.PathLike | None = None) -> None:
         self.root = Path(root).expanduser() if root is not None else default_root()
+        if self.root.exists() and not self.root.is_dir():
+            raise ValueError(f"{self.root}: the cache folder exists and is not a directory; choose another cache folder")
 
     def __repr__(self) -> str:
         return f"PreprocessCache({str(self.root)!r})"
@@ -105,7 +107,7 @@ class PreprocessCache:
         return self.root / key[:2] / f"{key}.npz"
 
     # Reading and writing
-    def _load(self, path: Path) -> Arrays:
+    def _load(self, path: Path, key: str) -> Arrays:
         try:
             with np.load(path, allow_pickle=False) as npz:
                 arrays = {name: npz[name] for name in npz.files}
@@ -120,6 +122,8 @@ class PreprocessCache:
             raise CorruptEntry(f"bad metadata: {error}") from None
         if meta.get("version") != PREPROCESS_VERSION or meta.get("digest") != _digest(arrays):
             raise CorruptEntry("checksum or version mismatch")
+        if meta.get("key") != key:
+            raise CorruptEntry(f"written for another key ({str(meta.get('key'))[:12]}...)")
         return arrays
 
     def get(self, key: str) -> Arrays | None:
@@ -128,7 +132,7 @@ class PreprocessCache:
         if not path.is_file():
             return None
         try:
-            return self._load(path)
+            return self._load(path, key)
         except CorruptEntry as why:
             log.warning("cache entry %s is corrupt (%s); rebuilding", path, why)
             path.unlink(missing_ok=True)
@@ -144,8 +148,8 @@ class PreprocessCache:
             if a.dtype.hasobject:
                 raise ValueError(f"array {name!r} has dtype object; the cache stores numeric arrays only")
             checked[name] = a
-        meta = json.dumps({"version": PREPROCESS_VERSION, "digest": _digest(checked)})
         path = self.path(key)
+        meta = json.dumps({"version": PREPROCESS_VERSION, "key": key, "digest": _digest(checked)})
         buffer = io.BytesIO()
         np.savez(buffer, **checked, **{_META: np.frombuffer(meta.encode(), dtype=np.uint8)})
         atomic_write(path, buffer.getvalue())

@@ -56,7 +56,7 @@ LAYOUTS = ("auto", "raw", "cropped", "root")
 _SUBJECT_DIR = re.compile(r"sub\d+", re.IGNORECASE)
 
 
-def _has_subject_dirs(folder: Path) -> bool:
+def has_subject_dirs(folder: Path) -> bool:
     return folder.is_dir() and any(p.is_dir() and _SUBJECT_DIR.fullmatch(p.name) for p in folder.iterdir())
 
 
@@ -69,7 +69,7 @@ def resolve_layout(root: Path, layout: str = "auto") -> tuple[Path, bool]:
         return cropped_dir, True
     if layout in ("auto", "raw") and raw_dir.is_dir():
         return raw_dir, False
-    if layout in ("auto", "root") and _has_subject_dirs(root):
+    if layout in ("auto", "root") and has_subject_dirs(root):
         # Look at one frame only (lazy generator): cropped frames are named ``reg_*``.
         first = next(
             (

@@ -17,7 +17,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from mewb.data.casme2 import read_casme_like
+from mewb.data.casme2 import has_subject_dirs, read_casme_like
 from mewb.data.common import DatasetError, ReadReport, require_dir
 from mewb.data.labels import VOCABULARIES
 from mewb.data.sample import Sample
@@ -39,6 +39,9 @@ def read_manifest(root: Path) -> dict:
 def read(root: str | Path, *, strict: bool = True, report: ReadReport | None = None) -> list[Sample]:
     """Read a SynthME dataset folder ``root`` (see the module docstring)."""
     root = require_dir(Path(root), "SynthME output")
+    if not has_subject_dirs(root):
+        raise DatasetError(f"{root}: no SynthME clips found (expected subNN/EPxx_01/ frame folders and "
+                           f"{SHEET_GLOB}, as `mewb synth OUT` writes them)")
     report = report if report is not None else ReadReport("synth")
     report.dataset = report.dataset or "synth"
     manifest = read_manifest(root)

@@ -18,6 +18,8 @@ flow steps being aligned to frames.
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -49,6 +51,19 @@ def seen_positions(sample: Sample, config) -> tuple[np.ndarray, np.ndarray | Non
     return select_indices(sample, numbers, frames=config.clip_length, sampling=config.sampling)
 
 
+def read_ground_truth(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``(motion (T, H, W) float32, mask (H, W) bool)`` of a SynthME ground-truth ``.npz``;
+    a damaged or foreign file is a ``ValueError`` naming it."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            motion, mask = data["motion"].astype(np.float32), data["mask"].astype(bool)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise ValueError(f"{path}: unreadable ground truth ({type(error).__name__}: {error})") from None
+    if motion.ndim != 3 or mask.shape != motion.shape[1:]:
+        raise ValueError(f"{path}: ground truth of the wrong shape (motion {motion.shape}, mask {mask.shape})")
+    return motion, mask
+
+
 def ground_truth(sample: Sample, config, *, size: tuple[int, int] | None = None) -> dict[str, np.ndarray]:
     """SynthME's motion ground truth for the frames the model saw.
 
@@ -64,8 +79,7 @@ def ground_truth(sample: Sample, config, *, size: tuple[int, int] | None = None)
     """
     if sample.ground_truth is None:
         raise ValueError(f"{sample.key}: no ground truth (only SynthME samples have one)")
-    with np.load(Path(sample.ground_truth)) as data:
-        motion, mask = data["motion"].astype(np.float32), data["mask"]
+    motion, mask = read_ground_truth(Path(sample.ground_truth))
     h, w = size or (config.size, config.size)
     indices, weights = seen_positions(sample, config)
     if weights is None:

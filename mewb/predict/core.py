@@ -10,6 +10,8 @@ stays in the frames as motion (which the spotter models and removes) rather than
 
 from __future__ import annotations
 
+import math
+
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -82,6 +84,8 @@ def open_recording(path: str | Path, fps: float | None = None) -> Recording:
     The frame rate is ``fps`` when given, else the video's own; a frame folder needs ``fps``.
     """
     path = Path(path)
+    if fps is not None and not (float(fps) > 0 and math.isfinite(float(fps))):
+        raise ValueError(f"{path}: --fps must be a positive number of frames per second, got {fps:g}")
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such video file or frame folder")
     if path.is_dir():

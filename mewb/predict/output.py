@@ -20,6 +20,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Iterable
 
 import cv2
 import numpy as np
@@ -41,12 +42,33 @@ def default_out(path: str | Path) -> Path:
     return path.parent / f"{stem}-mewb"
 
 
-def check_out(out: Path, overwrite: bool) -> None:
-    """Fail early (before any work) when ``out`` would be overwritten without permission."""
-    if out.exists() and not overwrite:
+RESULT_FILES = ("prediction.json", "report.html")  # what marks a folder as one mewb predict wrote
+
+
+def check_out(out: Path, overwrite: bool, protected: Iterable[Path] = ()) -> None:
+    """Fail early (before any work) when writing ``out`` could lose something.
+
+    ``out`` may not contain, or lie inside, any ``protected`` path (the input recording, the
+    run's folder): ``--out`` equal to the input folder with ``--overwrite`` would otherwise
+    replace the frames by the result. ``overwrite`` only ever replaces a folder mewb predict
+    wrote (one holding ``prediction.json`` and ``report.html``).
+    """
+    target = Path(out).resolve()
+    for path in protected:
+        p = Path(path).resolve()
+        if target == p or target in p.parents:
+            raise OutputExistsError(f"{out}: contains {path}; choose an --out outside it (nothing was written)")
+        if p in target.parents:
+            raise OutputExistsError(f"{out}: is inside {path}; choose an --out outside it (nothing was written)")
+    if not out.exists():
+        return
+    if not overwrite:
         raise OutputExistsError(f"{out}: already exists (a previous result?); pass --overwrite or choose --out")
-    if out.exists() and not out.is_dir():
+    if not out.is_dir():
         raise OutputExistsError(f"{out}: exists and is not a folder")
+    if not all((out / name).is_file() for name in RESULT_FILES):
+        raise OutputExistsError(f"{out}: not a folder mewb predict wrote (no {' and '.join(RESULT_FILES)}); "
+                                "--overwrite only replaces mewb's own results")
 
 
 def _panels(faces: np.ndarray, overlays: np.ndarray, labels: list[str]) -> np.ndarray:
@@ -155,10 +177,12 @@ Interval: {html.escape(data["interval_source"])}.</p>
 """
 
 
-def write_result(result: PredictResult, out: str | Path, *, overwrite: bool = False) -> Path:
-    """Write ``result`` into ``out`` (see the module docstring); returns ``out``."""
+def write_result(result: PredictResult, out: str | Path, *, overwrite: bool = False,
+                 protected: Iterable[Path] = ()) -> Path:
+    """Write ``result`` into ``out`` (see the module docstring and :func:`check_out`); returns ``out``."""
     out = Path(out)
-    check_out(out, overwrite)
+    protected = tuple(protected)
+    check_out(out, overwrite, protected)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
     umask = os.umask(0)
@@ -183,6 +207,7 @@ def write_result(result: PredictResult, out: str | Path, *, overwrite: bool = Fa
         _check_offline(page)
         (tmp / "report.html").write_text(page, encoding="utf-8")
         (tmp / "prediction.json").write_text(json.dumps(data, indent=2) + "\n")
+        check_out(out, overwrite, protected)  # again: the folder may have changed while predicting
         _replace(tmp, out, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

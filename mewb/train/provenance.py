@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import platform
 import socket
 import subprocess
@@ -64,8 +65,15 @@ def environment(device: str, threads: int, executor: str, workers: int) -> dict:
 
 
 def samples_digest(samples: Sequence[Sample]) -> str:
-    """SHA-256 over the samples' keys and labels: resuming with other data is refused."""
+    """SHA-256 over what a run is trained on, sample by sample: key, label and emotion, the
+    annotation preprocessing reads (onset, apex, offset, fps, frame numbers) and the source file
+    names (not their folder, so a dataset may move). ``--resume`` refuses a run whose data or
+    annotation sheet changed since it started."""
+    from mewb.data.pipeline import annotation
+
     h = hashlib.sha256()
     for s in samples:
-        h.update(f"{s.key}\t{s.label}\n".encode())
+        files = [Path(f).name for f in (s.frames or ([s.flow_image] if s.flow_image is not None else []))]
+        record = {"key": s.key, "label": s.label, "emotion": s.emotion, **annotation(s), "files": files}
+        h.update(json.dumps(record, sort_keys=True, default=str).encode() + b"\n")
     return h.hexdigest()

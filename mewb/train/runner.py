@@ -30,7 +30,7 @@ from mewb.data.sample import Sample
 from mewb.rundir import PREDICTION_COLUMNS, DatasetIdentity, RunConfig, RunDir, RunResult
 from mewb.train.config import TrainConfig
 from mewb.train.executors import Execution
-from mewb.train.fold import FoldJob, FoldResult, run_fold, subject_key
+from mewb.train.fold import FoldJob, FoldResult, clip_dataset, run_fold, subject_key
 from mewb.train.metrics import compute_metrics, format_table
 from mewb.train.protocols import FoldSpec, holdout_folds, loso_folds, select_folds, with_validation
 from mewb.train.provenance import environment, samples_digest
@@ -128,6 +128,7 @@ def run_experiment(experiment: Experiment, out: str | Path, *, execution: Execut
     train = train.replace(precision=resolve_precision(train.precision, device))  # "auto" is recorded as what ran
     config = replace(experiment.config, execution=execution, train=train)
     experiment = replace(experiment, config=config)
+    preprocess_all(experiment, execution)  # bad frames and settings fail here, before the run folder exists
     run = RunDir.create(out, config, resume=resume)
     pool = execution.pool()
     threads = execution.threads or (cpu_threads() if pool.live else max(1, cpu_threads() // pool.workers))
@@ -189,6 +190,25 @@ def run_experiment(experiment: Experiment, out: str | Path, *, execution: Execut
         handler.close()
         logger.removeHandler(handler)
     return result
+
+
+def preprocess_all(experiment: Experiment, execution: Execution) -> None:
+    """Decode and preprocess every clip the run reads, into the cache, before anything is written.
+
+    An undecodable frame, a missing file or an unusable cache folder is an error naming the file
+    now, not after the first folds have trained; the folds then only read the cache. Experiments
+    with their own ``dataset_factory`` (tests' toy data) are left alone.
+    """
+    if experiment.dataset_factory not in (None, clip_dataset):
+        return
+    from mewb.data.cache import PreprocessCache
+    from mewb.data.pipeline import ClipPipeline
+    from mewb.models import create_model
+
+    c = experiment.config
+    modalities = create_model(c.variant, num_classes=c.num_classes, **c.model_kwargs).modalities
+    pipeline = ClipPipeline(c.preprocess, modalities, PreprocessCache(execution.cache_dir))
+    pipeline.warm(experiment.samples, progress=execution.progress)
 
 
 def run_loso(samples: Sequence[Sample], *, out: str | Path, execution: Execution | None = None, resume: bool = False,
