@@ -30,6 +30,7 @@ Rules kept here and nowhere else:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -46,6 +47,7 @@ from mewb.train.executors import Execution
 
 SCHEMA = 1  # bump when the layout or a key changes meaning; older directories are then refused
 CONFIG = "config.yaml"
+LOCK = ".mewb.lock"  # held while a process trains into the run (run_lock)
 ENVIRONMENT = "environment.json"
 LOG = "log.txt"
 METRICS = "metrics.json"
@@ -226,6 +228,40 @@ class RunResult:
         return format_table(self.metrics, title=f"{self.config.variant} on {self.config.dataset.name}")
 
 
+class RunLockedError(RunDirError):
+    """Another process is training into the run directory (its lock is held)."""
+
+
+@contextlib.contextmanager
+def run_lock(path: str | Path):
+    """Hold ``<run>/.mewb.lock`` while training into the run ``path`` (created if needed).
+
+    A second ``mewb loso --resume`` of the same run fails at once with :class:`RunLockedError`
+    instead of retraining the same folds and interleaving the log. The lock is an OS file lock
+    (``filelock``): a killed process releases it, so a stale lock never blocks a resume.
+    """
+    import filelock
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise RunDirError(f"{path}: exists and is not a directory; choose another --out")
+    fresh = not path.exists()
+    path.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(path / LOCK), timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise RunLockedError(f"{path}: another mewb process is training this run (lock {path / LOCK}); "
+                             "wait for it to finish, or stop it, then --resume") from None
+    try:
+        yield path
+    finally:
+        lock.release()
+        if fresh and [p.name for p in path.iterdir()] in ([], [LOCK]):  # nothing was written: leave no folder
+            (path / LOCK).unlink(missing_ok=True)
+            path.rmdir()
+
+
 class RunDir:
     """One run directory: ``RunDir.create(path, config)`` to write, ``RunDir.open(path)`` to read."""
 
@@ -244,10 +280,18 @@ class RunDir:
         Raises :class:`RunExistsError` for a non-empty ``path`` without ``resume``, and
         :class:`RunDirError` when resuming a directory whose stored experiment differs.
         """
+        path = cls.check_create(path, config, resume=resume)
+        path.mkdir(parents=True, exist_ok=True)
+        atomic_write(path / CONFIG, config.to_yaml())
+        return cls(path, config)
+
+    @staticmethod
+    def check_create(path: str | Path, config: RunConfig, *, resume: bool = False) -> Path:
+        """The checks of :meth:`create`, writing nothing (a run checks them before minutes of preprocessing)."""
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise RunDirError(f"{path}: exists and is not a directory; choose another --out")
-        if path.is_dir() and any(path.iterdir()):
+        if path.is_dir() and any(p.name != LOCK for p in path.iterdir()):
             if not resume:
                 raise RunExistsError(f"{path}: run directory exists; choose a new --out or pass --resume to continue it")
             if not (path / CONFIG).is_file():
@@ -258,9 +302,7 @@ class RunDir:
                     "the run was trained on (or an earlier mewb started the run)" for d in _differences(stored.identity(), config.identity())]
             if diff:
                 raise RunDirError(f"{path}: cannot resume, the experiment differs from the stored one: " + "; ".join(diff))
-        path.mkdir(parents=True, exist_ok=True)
-        atomic_write(path / CONFIG, config.to_yaml())
-        return cls(path, config)
+        return path
 
     @classmethod
     def open(cls, path: str | Path) -> "RunDir":

@@ -100,7 +100,8 @@ def test_bad_ground_truth_rows(full, tmp_path):
     with pytest.warns(DatasetWarning):
         samples = composite.read(root, gt_csv=gt_csv, strict=False, report=report)
     assert len(samples) == 3
-    assert report.skipped == ["gt.csv row 4: unknown dataset 'casme3'; valid: casme2, samm, smic",
-                              "gt.csv row 5: label '7' is not 0, 1 or 2"]
+    # rows are named by the sheet's path, so a user with several copies knows which one
+    assert report.skipped == [f"{gt_csv} row 4: unknown dataset 'casme3'; valid: casme2, samm, smic",
+                              f"{gt_csv} row 5: label '7' is not 0, 1 or 2"]
     with pytest.raises(DatasetError, match="ground-truth CSV not found"):
         composite.read(root, gt_csv=tmp_path / "missing.csv")

@@ -37,7 +37,7 @@ from mewb.data.common import (
     require_dir,
     select_columns,
 )
-from mewb.data.frames import IMAGE_EXTENSIONS, numbered_frames
+from mewb.data.frames import IMAGE_EXTENSIONS, check_gaps, numbered_frames
 from mewb.data.labels import label_index
 from mewb.data.sample import Sample
 
@@ -146,7 +146,7 @@ def read_casme_like(
     samples: list[Sample] = []
     seen: dict[tuple[str, str], int] = {}
     for row in table.itertuples(index=False):
-        where = f"{sheet_path.name} row {row.excel_row}"
+        where = f"{sheet_path} row {row.excel_row}"
         try:
             subject = canonical_subject("casme2", row.subject)
             filename = str(row.filename).strip()
@@ -180,6 +180,7 @@ def read_casme_like(
                     raise DatasetError(
                         f"{where}: {what} frame {number} is named in the sheet but absent from {folder}"
                     )
+            check_gaps(where, folder, numbers, onset, offset, report)
             action_units = "" if pd.isna(row.action_units) else str(row.action_units).strip()
             extra = {"cropped": cropped, "layout": frames_root.name, "sheet_row": int(row.excel_row)}
             if make_extra is not None:

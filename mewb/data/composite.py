@@ -185,7 +185,7 @@ def _from_ground_truth(native: list[Sample], gt_csv: Path, *, strict: bool, repo
     missing: list[str] = []
     used: set[tuple] = set()
     for row in table.itertuples(index=False):
-        where = f"{gt_csv.name} row {row.csv_row}"
+        where = f"{gt_csv} row {row.csv_row}"
         try:
             part = dataset_name(row.dataset, where=where)
             key = (part, canonical_subject(part, row.subject), clip_match_key(part, row.clip))
@@ -212,5 +212,5 @@ def _from_ground_truth(native: list[Sample], gt_csv: Path, *, strict: bool, repo
         samples.append(sample.with_label(label))
     if missing:
         shown = ", ".join(missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
-        report.note(f"{gt_csv.name}: {len(missing)} ground-truth clips not found on disk: {shown}")
+        report.note(f"{gt_csv}: {len(missing)} ground-truth clips not found on disk: {shown}")
     return samples

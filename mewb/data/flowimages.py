@@ -68,7 +68,7 @@ def read(
     samples: list[Sample] = []
     seen: dict[tuple[str, str, str], int] = {}
     for row in table.itertuples(index=False):
-        where = f"{manifest_path.name} row {row.csv_row}"
+        where = f"{manifest_path} row {row.csv_row}"
         try:
             part = _part(row.dataset, where=where)
             subject = canonical_subject(part, row.subject)

@@ -87,6 +87,34 @@ def numbered_frames(folder: str | Path) -> tuple[tuple[Path, ...], tuple[int, ..
     return tuple(paths), tuple(numbers)
 
 
+def frame_gaps(numbers: Sequence[int]) -> list[tuple[int, int]]:
+    """The runs of frame numbers missing from a clip, as ``(first, last)`` missing number pairs.
+
+    ``(1, 2, 3, 6, 7)`` -> ``[(4, 5)]``. Frames are read by list position, so a gap inside the
+    annotated span silently shortens the clip in time and shifts every sampled frame.
+    """
+    return [(a + 1, b - 1) for a, b in zip(numbers, numbers[1:]) if b - a > 1]
+
+
+def check_gaps(where: str, folder: Path, numbers: Sequence[int], onset: int, offset: int, report) -> None:
+    """Missing frames: inside ``onset..offset`` (where every sampling reads) a :class:`DatasetError`
+    (the reader's ``strict`` decides: error, or a listed skip); outside it a note in ``report``."""
+    def shown(gaps: list[tuple[int, int]]) -> str:
+        runs = [str(a) if a == b else f"{a}-{b}" for a, b in gaps]
+        return ", ".join(runs[:4]) + (f" and {len(runs) - 4} more gaps" if len(runs) > 4 else "")
+
+    def word(gaps: list[tuple[int, int]]) -> str:
+        return "frame" if len(gaps) == 1 and gaps[0][0] == gaps[0][1] else "frames"
+
+    gaps = frame_gaps(numbers)
+    inside = [(a, b) for a, b in gaps if b >= onset and a <= offset]
+    if inside:
+        raise DatasetError(f"{where}: {word(inside)} {shown(inside)} missing from {folder} between onset {onset} and "
+                           f"offset {offset} (sampling would cross the gap and misplace every frame in time)")
+    if gaps:
+        report.note(f"{where}: {word(gaps)} {shown(gaps)} missing from {folder}, outside onset..offset (not read)")
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """One image as ``(H, W, 3)`` uint8 RGB; :class:`DatasetError` naming the file if unreadable."""
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)

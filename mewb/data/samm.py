@@ -34,7 +34,7 @@ from mewb.data.common import (
     require_dir,
     select_columns,
 )
-from mewb.data.frames import numbered_frames
+from mewb.data.frames import check_gaps, numbered_frames
 from mewb.data.labels import label_index
 from mewb.data.sample import Sample
 
@@ -114,7 +114,7 @@ def read(
     samples: list[Sample] = []
     seen: dict[tuple[str, str], int] = {}
     for row in table.itertuples(index=False):
-        where = f"{sheet_path.name} row {row.excel_row}"
+        where = f"{sheet_path} row {row.excel_row}"
         try:
             subject = canonical_subject("samm", row.subject)
             clip = str(row.filename).strip()
@@ -155,6 +155,7 @@ def read(
                     raise DatasetError(
                         f"{where}: {what} frame {number} is named in the sheet but absent from {folder}"
                     )
+            check_gaps(where, folder, numbers, onset, offset, report)
             samples.append(
                 Sample(
                     dataset="samm",

@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 from mewb.data.common import DatasetError, ReadReport, canonical_clip, canonical_subject, require_dir
-from mewb.data.frames import natural_key, numbered_frames
+from mewb.data.frames import check_gaps, natural_key, numbered_frames
 from mewb.data.labels import label_index
 from mewb.data.sample import Sample
 
@@ -78,6 +78,7 @@ def read(
                     seen[clip] = clip_dir
                     paths, numbers = numbered_frames(clip_dir)
                     onset, offset = numbers[0], numbers[-1]
+                    check_gaps(str(clip_dir), clip_dir, numbers, onset, offset, report)
                     samples.append(
                         Sample(
                             dataset="smic",

@@ -27,7 +27,7 @@ import pandas as pd
 
 from mewb.data.preprocess import PreprocessConfig
 from mewb.data.sample import Sample
-from mewb.rundir import PREDICTION_COLUMNS, DatasetIdentity, RunConfig, RunDir, RunResult
+from mewb.rundir import PREDICTION_COLUMNS, DatasetIdentity, RunConfig, RunDir, RunResult, run_lock
 from mewb.train.config import TrainConfig
 from mewb.train.executors import Execution
 from mewb.train.fold import FoldJob, FoldResult, clip_dataset, run_fold, subject_key
@@ -120,7 +120,7 @@ class Experiment:
 def run_experiment(experiment: Experiment, out: str | Path, *, execution: Execution | None = None,
                    resume: bool = False) -> RunResult:
     """Train and test every unfinished fold of ``experiment`` into the run directory ``out``."""
-    from mewb.device import cpu_threads, resolve_device, resolve_precision
+    from mewb.device import resolve_device, resolve_precision
 
     execution = (execution or Execution()).resolved()
     device = resolve_device(execution.device)  # fails early when CUDA is asked for and missing
@@ -128,7 +128,17 @@ def run_experiment(experiment: Experiment, out: str | Path, *, execution: Execut
     train = train.replace(precision=resolve_precision(train.precision, device))  # "auto" is recorded as what ran
     config = replace(experiment.config, execution=execution, train=train)
     experiment = replace(experiment, config=config)
+    RunDir.check_create(out, config, resume=resume)  # an existing or different run fails before preprocessing
     preprocess_all(experiment, execution)  # bad frames and settings fail here, before the run folder exists
+    with run_lock(out):  # one process at a time trains into a run
+        return _train_folds(experiment, out, execution, device, resume)
+
+
+def _train_folds(experiment: Experiment, out: str | Path, execution: Execution, device, resume: bool) -> RunResult:
+    """The body of :func:`run_experiment`, under the run's lock."""
+    from mewb.device import cpu_threads
+
+    config, train = experiment.config, experiment.config.train
     run = RunDir.create(out, config, resume=resume)
     pool = execution.pool()
     threads = execution.threads or (cpu_threads() if pool.live else max(1, cpu_threads() // pool.workers))
