@@ -17,7 +17,6 @@ memory. On CUDA it is ``torch.cuda.max_memory_allocated``.
 
 from __future__ import annotations
 
-import json
 import platform
 import statistics
 import tempfile
@@ -28,6 +27,7 @@ from typing import Callable
 
 import torch
 
+from mewb import jsonio
 from mewb.models.complexity import REFERENCE, count_flops, count_parameters, example_inputs
 
 
@@ -502,7 +502,7 @@ def write_report(result: dict, out: Path) -> Path:
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} already holds a benchmark; choose another --out or remove it")
     out.mkdir(parents=True, exist_ok=True)
-    (out / "bench.json").write_text(json.dumps(result, indent=2, default=str))
+    (out / "bench.json").write_text(jsonio.dumps(result, indent=2))
     markdown = format_markdown(result)
     (out / "bench.md").write_text(markdown)
     (out / "bench.html").write_text(_markdown_table_html(markdown))

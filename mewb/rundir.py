@@ -40,6 +40,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from mewb import jsonio
 from mewb.atomic import atomic_write
 from mewb.data.preprocess import PreprocessConfig
 from mewb.train.config import TrainConfig
@@ -368,7 +369,7 @@ class RunDir:
         atomic_write(folder / PREDICTIONS, _rows_frame(rows).to_csv(index=False))
         meta = {"fold": fold, "selection": self.config.selection, "selected_epoch": selected_epoch, **record,
                 "checkpoint_sha256": hashlib.sha256(data).hexdigest()}
-        atomic_write(folder / FOLD_RECORD, json.dumps(meta, indent=2))
+        atomic_write(folder / FOLD_RECORD, jsonio.dumps(meta, indent=2))
 
     def fold_problem(self, fold: str, test_clips: set[tuple[str, str, str]]) -> str | None:
         """Why a finished fold cannot be trusted (None when it can): its checkpoint's checksum, and
@@ -449,7 +450,7 @@ class RunDir:
         from mewb.train.metrics import write_megc_log
 
         atomic_write(self.path / PREDICTIONS, predictions.to_csv(index=False))
-        atomic_write(self.path / METRICS, json.dumps(metrics, indent=2))
+        atomic_write(self.path / METRICS, jsonio.dumps(metrics, indent=2))
         write_megc_log(predictions, self.path / MEGC_LOG, protocol=self.config.selection)
 
     def predictions(self) -> pd.DataFrame:
@@ -491,7 +492,7 @@ class RunDir:
         previous = self.environment()
         if previous:
             env = {**previous, "resumed": previous.get("resumed", []) + [env]}
-        atomic_write(self.path / ENVIRONMENT, json.dumps(env, indent=2))
+        atomic_write(self.path / ENVIRONMENT, jsonio.dumps(env, indent=2))
 
     @property
     def log_path(self) -> Path:

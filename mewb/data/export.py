@@ -18,12 +18,12 @@ and counted.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from mewb import jsonio
 from mewb.data.pipeline import ClipPipeline
 from mewb.data.preprocess import PreprocessConfig
 from mewb.data.sample import Sample
@@ -100,5 +100,5 @@ def export_flowimages(samples: Sequence[Sample], out: str | Path, *, dataset: st
         "channels": {"R": "u (horizontal flow)", "G": "v (vertical flow)", "B": "optical strain"},
         "labels": list(MEGC3_CLASSES),
     }
-    atomic_write(out / "export.json", json.dumps(summary, indent=2))
+    atomic_write(out / "export.json", jsonio.dumps(summary, indent=2))
     return summary

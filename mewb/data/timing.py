@@ -138,6 +138,6 @@ def motion_benchmarks(*, size: int = 112) -> dict[str, dict[str, float]]:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    import json
+    from mewb import jsonio
 
-    print(json.dumps(motion_benchmarks(), indent=2))
+    print(jsonio.dumps(motion_benchmarks(), indent=2))

@@ -10,9 +10,9 @@ run next to it is the estimate). ``mewb train --all-subjects --run-config runs/X
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from mewb import jsonio
 from mewb.rundir import RunDir
 from mewb.train.protocols import ALL_SUBJECTS_FOLD
 
@@ -82,6 +82,6 @@ def train_final(
         "what": "one model on every subject of the dataset; no held-out fold, so no test metrics here",
         "estimate": "the LOSO run of the same config",
     }
-    (Path(out) / "final.json").write_text(json.dumps(note, indent=2) + "\n")
+    (Path(out) / "final.json").write_text(jsonio.dumps(note, indent=2) + "\n")
     return result
 

@@ -15,7 +15,6 @@ Layout of ``OUT/``::
 from __future__ import annotations
 
 import html
-import json
 import os
 import shutil
 import tempfile
@@ -25,6 +24,7 @@ from typing import Iterable
 import cv2
 import numpy as np
 
+from mewb import jsonio
 from mewb.predict.core import PredictResult
 
 VIDEO_SIDE = 256  # pixels per panel in the saliency videos (the clip is upscaled to it)
@@ -206,7 +206,7 @@ def write_result(result: PredictResult, out: str | Path, *, overwrite: bool = Fa
         page = report_html(result, videos)
         _check_offline(page)
         (tmp / "report.html").write_text(page, encoding="utf-8")
-        (tmp / "prediction.json").write_text(json.dumps(data, indent=2) + "\n")
+        (tmp / "prediction.json").write_text(jsonio.dumps(data, indent=2) + "\n")
         check_out(out, overwrite, protected)  # again: the folder may have changed while predicting
         _replace(tmp, out, overwrite)
     except BaseException:

@@ -10,13 +10,14 @@ cell up to the error, with its traceback) is saved at ``out_ipynb`` for debuggin
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Mapping
+
+from mewb import jsonio
 
 KERNEL_NAME = "mewb"  # registered by `make install` (python -m ipykernel install --user --name mewb)
 
@@ -79,7 +80,7 @@ def this_python_kernel(kernel_name: str = KERNEL_NAME) -> Iterator[None]:
     spec = {"argv": [sys.executable, "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f", "{connection_file}",
                      "--IPKernelApp.log_level=ERROR"],
             "display_name": "Python (mewb)", "language": "python"}
-    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
+    (spec_dir / "kernel.json").write_text(jsonio.dumps(spec, indent=1))
     previous = os.environ.get("JUPYTER_PATH")
     os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(folder), previous) if p)
     try:

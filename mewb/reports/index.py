@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from mewb import jsonio
+
 REPORT_META = "report.json"
 
 _CSS = """
@@ -105,7 +107,7 @@ def write_index(
     index = report_dir / "index.html"
     index.write_text(_page(title, "\n".join(lines)), encoding="utf-8")
     record = {"title": title, **meta, "pages": [asdict(e) for e in entries]}
-    (report_dir / REPORT_META).write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+    (report_dir / REPORT_META).write_text(jsonio.dumps(record, indent=2) + "\n", encoding="utf-8")
     write_reports_index(report_dir.parent)
     return index
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 import io
-import json
 import os
 from pathlib import Path
 import re
@@ -28,6 +27,7 @@ import zipfile
 import cv2
 import numpy as np
 
+from mewb import jsonio
 from mewb.synth.action_units import au_field, combine
 from mewb.synth.emotions import BALANCE_PRESETS, CLASSES, Expression, draw_expression
 from mewb.synth.faces import Face, face_from_photo, random_identity, render_face
@@ -345,7 +345,7 @@ def generate_dataset(out: str | Path, config: SynthConfig | None = None) -> Path
                    "offset": r["OffsetFrame"], "action_units": r["Action Units"], "face": r["face"],
                    "amplitude_px": r["amplitude_px"]} for r in rows],
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    (out / "manifest.json").write_text(jsonio.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return out
 
 
