@@ -204,3 +204,28 @@ def test_train_a_tiny_run_its_final_model_and_predict(tmp_path, monkeypatch, cap
     data = json.loads((tmp_path / "out" / "prediction.json").read_text())
     assert data["model_kind"] == "final" and data["class_names"] == CLASSES
     assert "final model" in capsys.readouterr().out
+
+
+def test_a_held_expression_is_a_finding_with_its_page_not_an_error(work, tmp_path, capsys):
+    """A broad expression held to the end (a macro-expression) is reported, exit 0: the page
+    shows the motion curve, the threshold, each rejected candidate and the command to analyse a
+    chosen interval; the JSON lists no interval."""
+    import shutil
+
+    _, _, run = work
+    truth = synthetic_recording(tmp_path / "held", seed=1, frames=200, fps=200.0, folder=True, blink_prob=0.0)
+    frames = sorted(truth.path.glob("img*.png"), key=lambda p: int(p.stem[3:]))
+    for frame in frames[truth.apex + 1:]:  # the apex is held to the end: it never returns to neutral
+        shutil.copyfile(frames[truth.apex], frame)
+    out = tmp_path / "result"
+    assert run_cli(truth.path, "--run", run, "--fps", 200, "--out", out) == 0
+    printed = capsys.readouterr().out
+    assert "no micro-expression interval spotted" in printed and "--onset" in printed
+    data = json.loads((out / "prediction.json").read_text())
+    assert data["intervals"] == [] and data["analyses"] == []
+    assert data["finding"] == "no micro-expression interval spotted"
+    assert data["analyse_chosen_interval"].startswith(f"mewb predict {truth.path} --run {run} --fps 200 --onset ")
+    assert data["rejected"] and all(c["reason"] for c in data["rejected"])
+    page = (out / "report.html").read_text()
+    assert "No micro-expression interval spotted" in page and "threshold" in page
+    assert all(c["reason"] in page for c in data["rejected"])

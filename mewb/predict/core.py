@@ -11,6 +11,7 @@ stays in the frames as motion (which the spotter models and removes) rather than
 from __future__ import annotations
 
 import math
+import shlex
 
 import time
 from dataclasses import dataclass, field, replace
@@ -184,6 +185,17 @@ class PredictResult:
     given: bool
     timings: dict = field(default_factory=dict)
 
+    def chosen_interval_command(self) -> str:
+        """The ``mewb predict`` line that analyses an interval the user picks (prefilled with the
+        strongest rejected candidate, if any): what to run when nothing was spotted."""
+        rejected = sorted((i for i in self.intervals if not i.accepted), key=lambda i: -i.score)
+        n = self.recording.numbers
+        frames = ((n[rejected[0].onset], n[rejected[0].apex], n[rejected[0].offset]) if rejected
+                  else ("ONSET", "APEX", "OFFSET"))
+        fps = f" --fps {self.recording.fps:g}" if self.recording.fps_source == "--fps" else ""
+        return (f"mewb predict {shlex.quote(str(self.recording.path))} --run {shlex.quote(str(self.model.run_dir))}"
+                f"{fps} --onset {frames[0]} --apex {frames[1]} --offset {frames[2]}")
+
     def to_json(self) -> dict:
         names = self.model.class_names
         fps = self.recording.fps
@@ -202,7 +214,8 @@ class PredictResult:
             "class_names": names,
             "preprocess": self.model.preprocess.to_dict(),
             "interval_source": "given on the command line" if self.given else "spotted (mewb.spotting)",
-            "intervals": [_interval_json(i, self.recording, fps) for i in self.intervals],
+            "intervals": [_interval_json(i, self.recording, fps) for i in self.intervals if i.accepted],
+            "rejected": [_interval_json(i, self.recording, fps) for i in self.intervals if not i.accepted],
             "analyses": [],
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
         }
@@ -215,6 +228,9 @@ class PredictResult:
                 "saliency": a.saliency_method,
                 "clip_frames": a.frame_labels,
             })
+        if not self.analyses:
+            out["finding"] = "no micro-expression interval spotted"
+            out["analyse_chosen_interval"] = self.chosen_interval_command()
         if self.spotting is not None:
             s = self.spotting
             out["spotting"] = {
@@ -351,11 +367,10 @@ def predict_recording(
         accepted = [i for i in intervals if i.accepted]
         say(f"spotted {len(accepted)} micro-movement interval(s) in {len(recording)} frames "
             f"(threshold {details['threshold']:.3f} px, k = {details['k']} frames)")
-        if not accepted:
+        if not accepted:  # a finding, not a failure: the page shows the curve and why each candidate was rejected
             rejected = "; ".join(f"frames {recording.numbers[i.onset]}-{recording.numbers[i.offset]}: {i.reason}"
                                  for i in intervals) or "nothing rose above the threshold"
-            raise ValueError(f"{recording.path}: no micro-expression interval spotted ({rejected}); "
-                             "give one with --onset/--apex/--offset")
+            say(f"no micro-expression interval spotted ({rejected})")
     chosen = [i for i in intervals if i.accepted]
     chosen = chosen if analyse_all else chosen[:1]
     analyses = []

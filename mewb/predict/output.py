@@ -146,7 +146,8 @@ def report_html(result: PredictResult, videos: list[str]) -> str:
     figures = []
     if result.spotting is not None:
         figures.append(_signal_figure(result))
-    figures.append(_probability_figure(result))
+    if result.analyses:
+        figures.append(_probability_figure(result))
     for i, a in enumerate(result.analyses, start=1):
         if a.overlay is not None:
             n = result.recording.numbers
@@ -162,6 +163,23 @@ def report_html(result: PredictResult, videos: list[str]) -> str:
         f"<td>{html.escape(a['predicted'])}</td><td>{max(a['probabilities'].values()):.3f}</td></tr>"
         for i, a in enumerate(data["analyses"], start=1))
     links = " ".join(f'<a href="{html.escape(v)}">{html.escape(v)}</a>' for v in videos)
+    analysed = ("<table><tr><th>#</th><th>onset</th><th>apex</th><th>offset</th><th>predicted</th>"
+                f"<th>probability</th></tr>{rows}</table>\n<p>Saliency videos: {links}</p>")
+    finding = ""
+    if not result.analyses:  # nothing spotted: say why, and how to analyse a chosen interval
+        candidates = "".join(
+            f"<tr><td>{c['onset']}</td><td>{c['apex']}</td><td>{c['offset']}</td><td>{c['duration_s']:.3f}</td>"
+            f"<td>{c['score']:.1f}</td><td>{html.escape(str(c['reason']))}</td></tr>" for c in data["rejected"])
+        threshold = data.get("spotting", {}).get("threshold")
+        rule = data.get("spotting", {}).get("config", {})
+        span = f"{rule.get('min_duration_s', 1 / 25):.2f} to {rule.get('max_duration_s', 0.5):.2f} s"
+        finding = (f'<h2>No micro-expression interval spotted</h2><p>No movement both rose above the threshold'
+                   f'{f" ({threshold:.3f} px)" if threshold is not None else ""} and returned to neutral within '
+                   f'{span}. The curve below shows the motion and the threshold; '
+                   f'{"each rejected candidate is listed with its reason" if candidates else "nothing rose above it"}.</p>'
+                   + (f'<table><tr><th>onset</th><th>apex</th><th>offset</th><th>duration (s)</th><th>score</th>'
+                      f'<th>rejected because</th></tr>{candidates}</table>' if candidates else "")
+                   + f'<p>To analyse an interval you choose:</p><pre>{html.escape(data["analyse_chosen_interval"])}</pre>')
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>mewb predict: {html.escape(result.recording.path.name)}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:1em auto}}td,th{{padding:2px 10px}}
@@ -170,8 +188,7 @@ def report_html(result: PredictResult, videos: list[str]) -> str:
 <p>{len(result.recording)} frames at {result.recording.fps:g} fps ({html.escape(result.recording.fps_source)}).
 Interval: {html.escape(data["interval_source"])}.</p>
 <p class="note">Model: {html.escape(result.model.source)}; variant <code>{html.escape(result.model.variant)}</code>.</p>
-<table><tr><th>#</th><th>onset</th><th>apex</th><th>offset</th><th>predicted</th><th>probability</th></tr>{rows}</table>
-<p>Saliency videos: {links}</p>
+{finding or analysed}
 {''.join(divs)}
 </body></html>
 """
