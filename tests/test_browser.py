@@ -88,7 +88,8 @@ def _tiny_notebook(path: Path) -> Path:
 def test_report_index_and_page_render_offline(tmp_path):
     report = tmp_path / "reports" / "browser-check"
     executed = execute_notebook(_tiny_notebook(tmp_path / "tiny.ipynb"), report / "tiny.ipynb", {"points": 5})
-    export_html(executed, report / "tiny.html")
+    export_html(executed, report / "tiny.html", shared_plotlyjs=True)  # as report pages are: plotly.js beside them
+    assert list(report.glob("plotly-*.min.js"))
     index = write_index(report, [ReportEntry("Browser check", "tiny.html", "tiny.ipynb", "two figures", {"points": 5}, 1.0)],
                         "<table><tr><th>variant</th><th>UF1</th></tr><tr><td>full</td><td>0.9</td></tr></table>")
     with browser_page(tmp_path / "profile") as page:

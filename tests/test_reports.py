@@ -130,6 +130,21 @@ def test_html_embeds_plotly_once_and_draws_figures(page):
     assert page.count("Plotly.newPlot(") == 2
 
 
+def test_pages_of_a_report_share_one_local_plotlyjs(executed, tmp_path):
+    """Report pages load the folder's one plotly.js: small pages, still offline, library written once."""
+    first = export_html(executed, tmp_path / "a.html", shared_plotlyjs=True)
+    second = export_html(executed, tmp_path / "b.html", shared_plotlyjs=True)
+    (library,) = tmp_path.glob("plotly-*.min.js")
+    embedded = export_html(executed, tmp_path / "embedded" / "c.html").stat().st_size
+    assert library.stat().st_size > 3_000_000 and embedded > library.stat().st_size
+    for path in (first, second):
+        html = path.read_text(encoding="utf-8")
+        check = check_offline_html(html)
+        assert check.ok and check.plotlyjs_copies == 1 and check.figures == 2, check.problems
+        assert f'<script src="{library.name}"></script>' in html and "* plotly.js v" not in html
+        assert path.stat().st_size < 1_500_000 and path.stat().st_size < embedded - 3_000_000
+
+
 def test_html_hides_tagged_cells(page):
     assert "REMOVED_SOURCE_MARK" not in page and "REMOVED_OUTPUT_MARK" not in page  # remove_cell: gone
     assert "HIDDEN_SOURCE_MARK" not in page  # hide_input: code gone ...

@@ -194,7 +194,8 @@ def build_report(
         entry.duration_s = time.perf_counter() - started
         timings[stage] = timings.get(stage, 0.0) + entry.duration_s
         started = time.perf_counter()
-        export_html(ipynb, html)
+        export_html(ipynb, html, shared_plotlyjs=True)
+        entry.bytes = html.stat().st_size
         timings["html_export_s"] = timings.get("html_export_s", 0.0) + time.perf_counter() - started
         entry.html = html.name
 

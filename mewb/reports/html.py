@@ -8,7 +8,9 @@ nbconvert does the work, configured rather than patched:
   its CDN blocks (require.js, MathJax, Mermaid, the widget manager);
 - ``embed_images``: markdown images are inlined as data URIs;
 - plotly figures are ``text/html`` outputs written by the notebook's setup cell
-  (:func:`mewb.reports.notebook.setup_notebook`), which embeds plotly.js once per notebook.
+  (:func:`mewb.reports.notebook.setup_notebook`), which embeds plotly.js once per notebook;
+  in a report folder the pages share one local ``plotly-<version>.min.js`` instead
+  (``shared_plotlyjs``), which keeps each page small (the library is 4.8 MB).
 
 :func:`check_offline_html` then verifies the page: no script fetched from the network, plotly.js
 at most once and present whenever a figure is. ``export_html`` refuses to write a page that fails.
@@ -31,6 +33,9 @@ _PLOTLYJS_BANNER = re.compile(r"\*\s*plotly\.js v\d+\.\d+\.\d+")
 _SCRIPT_SRC = re.compile(r"<script\b[^>]*\bsrc\s*=\s*[\"']?([^\"'\s>]+)", re.IGNORECASE)
 _REMOTE = re.compile(r"^(https?:)?//", re.IGNORECASE)
 _PLOTLY_DIV = 'class="plotly-graph-div"'
+# a page of a report folder may load the folder's one copy of plotly.js instead of embedding it
+_LOCAL_PLOTLYJS = re.compile(r"^plotly-v?[\d.]+\.min\.js$")
+_EMBEDDED_PLOTLYJS = re.compile(r"<script[^>]*>(/\*\*\s*\n?\*\s*plotly\.js v(\d+\.\d+\.\d+).*?)</script>", re.DOTALL)
 
 
 class OfflineHTMLError(ValueError):
@@ -62,9 +67,26 @@ class HTMLCheck:
 
 def check_offline_html(html: str) -> HTMLCheck:
     """Inspect a page: remote ``<script src>``, copies of plotly.js, plotly figures."""
-    remote = [src for src in _SCRIPT_SRC.findall(html) if _REMOTE.match(src)]
-    return HTMLCheck(remote_scripts=remote, plotlyjs_copies=len(_PLOTLYJS_BANNER.findall(html)),
+    sources = _SCRIPT_SRC.findall(html)
+    remote = [src for src in sources if _REMOTE.match(src)]
+    local = [src for src in sources if _LOCAL_PLOTLYJS.match(src)]
+    return HTMLCheck(remote_scripts=remote, plotlyjs_copies=len(_PLOTLYJS_BANNER.findall(html)) + len(local),
                      figures=html.count(_PLOTLY_DIV))
+
+
+def share_plotlyjs(html: str, folder: Path) -> str:
+    """``html`` with its embedded plotly.js replaced by ``<script src="plotly-<version>.min.js">``,
+    the library written once into ``folder`` (next to the page): every page of a report loads
+    the same local file, still offline, instead of carrying 4.8 MB each."""
+    match = _EMBEDDED_PLOTLYJS.search(html)
+    if match is None:
+        return html
+    name = f"plotly-{match.group(2)}.min.js"
+    library = folder / name
+    code = match.group(1)
+    if not library.is_file() or library.read_text(encoding="utf-8") != code:
+        library.write_text(code, encoding="utf-8")
+    return html[:match.start()] + f'<script src="{name}"></script>' + html[match.end():]
 
 
 def html_exporter():
@@ -85,11 +107,13 @@ def html_exporter():
     return HTMLExporter(config=config)
 
 
-def export_html(executed_ipynb: str | Path, out_html: str | Path, *, title: str | None = None) -> Path:
+def export_html(executed_ipynb: str | Path, out_html: str | Path, *, title: str | None = None,
+                shared_plotlyjs: bool = False) -> Path:
     """Write ``executed_ipynb`` as a self-contained offline page ``out_html``.
 
     ``title`` (default: the notebook's first markdown heading, else its file name) becomes the
-    page's ``<title>``. Raises :class:`OfflineHTMLError` (a ``ValueError``) listing the problems
+    page's ``<title>``. ``shared_plotlyjs``: load plotly.js from one file next to the page
+    (:func:`share_plotlyjs`; the pages of a report folder), instead of embedding it. Raises :class:`OfflineHTMLError` (a ``ValueError``) listing the problems
     when the page would need the network or misses plotly.js; nothing is written then.
     """
     import nbformat
@@ -104,6 +128,8 @@ def export_html(executed_ipynb: str | Path, out_html: str | Path, *, title: str 
     if not check.ok:
         raise OfflineHTMLError(f"{executed_ipynb}: the HTML would not work offline: " + "; ".join(check.problems))
     out_html.parent.mkdir(parents=True, exist_ok=True)
+    if shared_plotlyjs:
+        body = share_plotlyjs(body, out_html.parent)
     out_html.write_text(body, encoding="utf-8")
     return out_html
 

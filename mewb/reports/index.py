@@ -40,6 +40,7 @@ class ReportEntry:
     description: str = ""  # one line on what the page shows
     parameters: dict[str, Any] = field(default_factory=dict)  # the injected papermill parameters
     duration_s: float | None = None  # execution time
+    bytes: int | None = None  # size of the page on disk
     error: str | None = None  # why it failed, when it did
 
 
@@ -57,6 +58,15 @@ def _params(parameters: dict[str, Any]) -> str:
     return "<br>".join(f"{html.escape(str(k))} = {html.escape(repr(v))}" for k, v in parameters.items())
 
 
+def format_size(size: float) -> str:
+    """``1536`` -> ``1.5 KiB``."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return ""
+
+
 def _entries_table(entries: Sequence[ReportEntry]) -> str:
     rows = []
     for e in entries:
@@ -65,9 +75,12 @@ def _entries_table(entries: Sequence[ReportEntry]) -> str:
         status = (f'<span class="failed">failed: {html.escape(e.error)}</span>' if e.error
                   else html.escape(e.description))
         duration = f"{e.duration_s:.0f} s" if e.duration_s is not None else ""
+        size = format_size(e.bytes) if e.bytes is not None else ""
         rows.append(f"<tr><td>{_link(e.html, e.title)}</td><td>{status}</td>"
-                    f'<td class="params">{_params(e.parameters)}</td><td class="num">{duration}</td><td>{files}</td></tr>')
-    return ("<table>\n<tr><th>page</th><th>what it shows</th><th>parameters</th><th>time</th><th>files</th></tr>\n"
+                    f'<td class="params">{_params(e.parameters)}</td><td class="num">{duration}</td>'
+                    f'<td class="num">{size}</td><td>{files}</td></tr>')
+    return ("<table>\n<tr><th>page</th><th>what it shows</th><th>parameters</th><th>time</th><th>size</th>"
+            "<th>files</th></tr>\n"
             + "\n".join(rows) + "\n</table>")
 
 
@@ -101,7 +114,8 @@ def write_index(
     if ablation_table_html:
         lines += ["<h2>Ablation</h2>", ablation_table_html]
     lines += ["<h2>Pages</h2>", _entries_table(entries),
-              '<p class="meta">Every page is self-contained: it opens offline, without Jupyter. The executed '
+              '<p class="meta">Every page opens offline, without Jupyter; the pages share this folder\'s one copy '
+              "of plotly.js (<code>plotly-*.min.js</code>), so share the whole folder. The executed "
               "notebooks (.ipynb) hold the same outputs and the parameters they ran with "
               "(<code>metadata.papermill.parameters</code>).</p>"]
     index = report_dir / "index.html"
