@@ -274,6 +274,10 @@ def _report_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=None, help="shorthand for --set train.epochs=N")
     p.add_argument("--device", default=None, help="shorthand for --set execution.device=DEVICE (auto, cpu, cuda:N)")
     p.add_argument("--no-explain", action="store_true", help="skip UMAP, saliency and localisation in the ablation page")
+    p.add_argument("--weights", choices=("none", "compact", "full"), default=None,
+                   help="fold checkpoints kept in the report once its pages are written: none (default; figures, "
+                        "predictions and metrics only), compact (float16, for mewb explain/predict and the lab "
+                        "explorer), full (float32 as trained; a demo report is then ~1.7 GB)")
     p.add_argument("--cache-dir", type=Path, default=None, help="preprocessing cache (default $MEWB_CACHE or ~/.cache/mewb)")
     add_deprecated(p, "--cache", "--cache-dir", "cache_dir", type=Path)
 
@@ -293,6 +297,8 @@ def _run_report(args: argparse.Namespace, *, quick: bool) -> int:
         changes["recipe"] = args.recipe
     if args.no_explain:
         changes["explain"] = False
+    if args.weights:
+        changes["weights"] = args.weights
     variants = None
     if args.variants is not None:
         variants = [v.strip() for v in args.variants.split(",") if v.strip()]

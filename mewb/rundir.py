@@ -57,6 +57,7 @@ MEGC_LOG = "megc_log.txt"
 FOLDS = "folds"
 CHECKPOINT = "checkpoint.pt"
 FOLD_RECORD = "fold.json"  # written last: the "fold finished" marker
+WEIGHTS = ("full", "compact", "none")  # how a run keeps its fold checkpoints (RunDir.store_weights)
 PREDICTION_COLUMNS = ["fold", "dataset", "subject", "clip", "label", "pred"]
 ID_COLUMNS = {"fold": str, "dataset": str, "subject": str, "clip": str}  # ids stay text ("006" is not 6)
 PROTOCOLS = ("loso", "dataset-holdout", "cross-dataset", "all-subjects")
@@ -229,6 +230,17 @@ class RunResult:
         return format_table(self.metrics, title=f"{self.config.variant} on {self.config.dataset.name}")
 
 
+def _compact(tensor):
+    """A float32 tensor as float16 when every value survives the cast's range; anything else unchanged."""
+    import torch
+
+    if not torch.is_tensor(tensor) or tensor.dtype != torch.float32:
+        return tensor
+    if tensor.numel() and (not torch.isfinite(tensor).all() or tensor.abs().max() > torch.finfo(torch.float16).max):
+        return tensor
+    return tensor.to(torch.float16)
+
+
 class RunLockedError(RunDirError):
     """Another process is training into the run directory (its lock is held)."""
 
@@ -371,11 +383,52 @@ class RunDir:
                 "checkpoint_sha256": hashlib.sha256(data).hexdigest()}
         atomic_write(folder / FOLD_RECORD, jsonio.dumps(meta, indent=2))
 
+    def store_weights(self, weights: str) -> int:
+        """Keep the fold checkpoints as ``weights`` says; returns the bytes they take afterwards.
+
+        ``full``: float32 as trained (nothing changes). ``compact``: every float32 tensor stored as
+        float16 where it fits (finite and within float16's range; else kept float32), half the
+        size; :meth:`load_state_dict` gives float32 back. ``none``: checkpoints deleted; the fold's
+        predictions and records stay, explaining or predicting then says the weights were dropped.
+        ``fold.json`` records the choice and the new checksum. Each step is atomic per fold.
+        """
+        import torch
+
+        if weights not in WEIGHTS:
+            raise ValueError(f"unknown weights setting {weights!r}; valid: {', '.join(WEIGHTS)}")
+        total = 0
+        for fold in self.finished_folds():
+            record = self.fold_record(fold)
+            path = self.checkpoint_path(fold)
+            current = record.get("weights", "full")
+            if weights == "full" or current == weights or current == "none":
+                total += path.stat().st_size if path.is_file() else 0
+                continue
+            if weights == "compact":
+                checkpoint = torch.load(io.BytesIO(self.checkpoint_bytes(fold)), map_location="cpu", weights_only=True)
+                checkpoint["state_dict"] = {k: _compact(v) for k, v in checkpoint["state_dict"].items()}
+                buffer = io.BytesIO()
+                torch.save(checkpoint, buffer)
+                data = buffer.getvalue()
+                atomic_write(path, data)
+                record.update(weights="compact", checkpoint_sha256=hashlib.sha256(data).hexdigest())
+                total += len(data)
+            else:  # none: the record first, so a crash leaves a fold that says what it lacks
+                self.checkpoint_bytes(fold)  # only a verified fold is turned into a weightless one
+                record.update(weights="none", checkpoint_sha256=None)
+                atomic_write(self.fold_dir(fold) / FOLD_RECORD, jsonio.dumps(record, indent=2))
+                path.unlink()
+                continue
+            atomic_write(self.fold_dir(fold) / FOLD_RECORD, jsonio.dumps(record, indent=2))
+        return total
+
     def fold_problem(self, fold: str, test_clips: set[tuple[str, str, str]]) -> str | None:
-        """Why a finished fold cannot be trusted (None when it can): its checkpoint's checksum, and
-        predictions for exactly the ``(dataset, subject, clip)`` it tests."""
+        """Why a finished fold cannot be trusted (None when it can): its checkpoint's checksum
+        (unless its weights were dropped on purpose, ``weights: none``), and predictions for
+        exactly the ``(dataset, subject, clip)`` it tests."""
         try:
-            self.checkpoint_bytes(fold)
+            if self.fold_record(fold).get("weights") != "none":
+                self.checkpoint_bytes(fold)
             rows = self.fold_predictions(fold)
         except (OSError, RunDirError) as error:
             return str(error)
@@ -405,6 +458,10 @@ class RunDir:
         """The fold's checkpoint file, after its SHA-256 matched the one ``fold.json`` recorded."""
         path = self.checkpoint_path(fold)
         if not path.is_file():
+            if (self.fold_dir(fold) / FOLD_RECORD).is_file() and self.fold_record(fold).get("weights") == "none":
+                raise RunDirError(f"{path}: the weights of this run were not kept (weights: none, to keep a report "
+                                  "small); its predictions and metrics are all there. Train it again to explain it "
+                                  "or to predict with it")
             raise FileNotFoundError(f"{path}: no checkpoint for fold {fold!r}; folds: {self.finished_folds()}")
         data = path.read_bytes()
         expected = self.fold_record(fold).get("checkpoint_sha256")
@@ -428,7 +485,9 @@ class RunDir:
             raise RunDirError(f"{path}: cannot load the checkpoint ({first})") from None
         if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
             raise RunDirError(f"{path}: no 'state_dict' in the checkpoint")
-        return checkpoint["state_dict"]
+        # compact checkpoints store float16: models compute in float32
+        return {k: v.float() if torch.is_tensor(v) and v.dtype == torch.float16 else v
+                for k, v in checkpoint["state_dict"].items()}
 
     def load_model(self, fold: str):
         """The fold's model (the run's variant and kwargs, its weights), in eval mode on the CPU."""

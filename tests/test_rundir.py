@@ -97,3 +97,34 @@ def test_unfinished_folds_are_not_offered(tmp_path):
     assert run.finished_folds() == ["synth/sub01"] and not run.is_fold_finished("synth/sub02")
     with pytest.raises(FileNotFoundError, match="not finished"):
         run.load_state_dict("synth/sub02")
+
+
+def test_compact_weights_halve_the_checkpoints_and_load_back_as_float32(tmp_path):
+    import torch
+
+    from mewb.rundir import RunDirError
+
+    run = write_fake_run(tmp_path / "run", variant="flow_only", folds=("synth/sub01", "synth/sub02"))
+    full = sum(run.checkpoint_path(f).stat().st_size for f in run.finished_folds())
+    x = {"flow": torch.randn(2, 3, 2, 32, 32, generator=torch.Generator().manual_seed(0))}
+    with torch.no_grad():
+        before = run.load_model("synth/sub01")(x)
+    kept = run.store_weights("compact")
+    assert kept == sum(run.checkpoint_path(f).stat().st_size for f in run.finished_folds())
+    assert 0.45 < kept / full < 0.55
+    assert run.fold_record("synth/sub01")["weights"] == "compact"
+    state = run.load_state_dict("synth/sub01")  # checked against the new checksum
+    assert all(v.dtype != torch.float16 for v in state.values())
+    with torch.no_grad():
+        after = run.load_model("synth/sub01")(x)
+    assert torch.allclose(before, after, rtol=1e-2, atol=1e-2) and not torch.equal(before, after)
+    assert run.store_weights("compact") == kept  # idempotent
+
+    assert run.store_weights("none") == 0
+    assert not run.checkpoint_path("synth/sub01").exists()
+    with pytest.raises(RunDirError, match="weights: none"):
+        run.load_model("synth/sub01")
+    # a weightless fold is still a finished fold: resume does not retrain it
+    assert run.fold_problem("synth/sub01", set()) is None
+    with pytest.raises(ValueError, match="unknown weights setting 'half'"):
+        run.store_weights("half")

@@ -56,6 +56,17 @@ class ReportSettings:
     explain: bool = True  # UMAP, saliency gallery and localisation scores (slower)
     clips_per_class: int = 2  # saliency gallery size per class
     localisation_clips: int = 1  # test clips per subject and variant scored for localisation
+    # What the report keeps of the fold checkpoints once every page is written (RunDir.store_weights):
+    # none (default): figures, predictions and metrics only, the demo report in tens of MB;
+    # compact: float16 weights (half of full) for mewb explain / predict / the lab explorer;
+    # full: float32 as trained (a demo report is then about 1.7 GB, 1 GB of it the dense baseline).
+    weights: str = "none"
+
+    def __post_init__(self) -> None:
+        from mewb.rundir import WEIGHTS
+
+        if self.weights not in WEIGHTS:
+            raise ValueError(f"unknown weights setting {self.weights!r}; valid: {', '.join(WEIGHTS)}")
 
     def resolved(self, variant: str):
         """The recipe made concrete for ``variant`` (what notebook 10 trains with)."""
@@ -211,6 +222,13 @@ def build_report(
         dict(runs_dir=str(runs_dir), runs=",".join(variants), data_root=str(root), explain=settings.explain,
              clips_per_class=settings.clips_per_class, localisation_clips=settings.localisation_clips,
              cache_dir=str(cache_dir or "")), "ablation_report_s")
+    if settings.weights != "full":
+        from mewb.rundir import RunDir
+
+        kept = sum(RunDir.open(runs_dir / v).store_weights(settings.weights) for v in variants
+                   if (runs_dir / v / "config.yaml").is_file())
+        say(f"weights: {settings.weights} ({kept / 2**20:.0f} MiB of checkpoints kept)")
+    meta["weights"] = settings.weights
     timings["total_s"] = time.perf_counter() - started_all
     timings.update({k: round(v, 1) for k, v in timings.items()})
     index = write_index(out, entries, _ablation_html(runs_dir, variants), title=_title(dataset, quick), meta=meta)
