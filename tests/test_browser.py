@@ -130,6 +130,10 @@ def test_quick_report_end_to_end(tmp_path):
     pages = sorted(p.name for p in out.glob("*.html"))
     assert pages == ["01-micro-expressions-tour.html", "10-train-dual.html", "10-train-flow_only.html",
                      "20-ablation-report.html", "index.html"]
+    # small enough to share: one local plotly.js, pages well under 1.5 MB, no weights (the default)
+    assert len(list(out.glob("plotly-*.min.js"))) == 1
+    assert all(p.stat().st_size < 1_500_000 for p in out.glob("*.html"))
+    assert not list(out.rglob("checkpoint.pt")) and json.loads((out / "report.json").read_text())["weights"] == "none"
     timings = json.loads((out / "report.json").read_text())["timings"]
     assert set(timings) == {"generation_s", "tour_s", "training_s", "ablation_report_s", "html_export_s", "total_s"}
     assert timings["total_s"] >= timings["training_s"] + timings["tour_s"] + timings["ablation_report_s"] > 0
@@ -141,6 +145,47 @@ def test_quick_report_end_to_end(tmp_path):
         assert page.locator("text=flow_only").first.is_visible()
         open_report_page(page, out / "20-ablation-report.html", tmp_path / "ablation.png", figures=4)
         open_report_page(page, out / "10-train-dual.html", tmp_path / "train.png", figures=3)
+
+
+def test_offline_explorer_page_switches_clip_method_and_frame(tmp_path):
+    """The report's explorer page, from file:// with the network watched: every control changes the image."""
+    from mewb.data.preprocess import PreprocessConfig
+    from mewb.data.readers import class_names, read_dataset
+    from mewb.reports.explorer_page import explorer_page
+    from mewb.synth import SynthConfig, generate_dataset
+    from mewb.train import Execution, TrainConfig, run_loso
+
+    root = generate_dataset(tmp_path / "synth", SynthConfig(subjects=2, clips_per_subject=3, size=32, workers=1))
+    samples, _ = read_dataset("synth", root)
+    run = tmp_path / "runs" / "tiny"
+    run_loso(samples, variant="flow_only", train_config=TrainConfig(epochs=1, batch_size=3),
+             preprocess_config=PreprocessConfig(clip_length=4, size=32, flow_backend="farneback"), out=run,
+             dataset_name="synth", data_root=root, class_names=class_names("synth", samples),
+             execution=Execution(device="cpu", threads=1, progress=False, cache_dir=tmp_path / "cache"))
+    page_path = explorer_page([run], tmp_path / "report" / "30-saliency-explorer.html", clips_per_class=1,
+                              cache_dir=tmp_path / "cache")
+    assert page_path.stat().st_size < 1_500_000
+    with browser_page(tmp_path / "profile") as page:
+        page.goto(page_path.as_uri())
+        heat = page.locator("#heat")
+        page.wait_for_function("document.getElementById('heat').complete && document.getElementById('heat').naturalWidth > 0")
+        assert page.evaluate("document.getElementById('heat').naturalWidth") == 160  # drawn at display size
+        seen = {heat.get_attribute("src")}
+        clips = page.locator("#clip option").count()
+        assert clips >= 2 and page.locator("#method option").count() >= 3
+        page.select_option("#clip", index=1)
+        seen.add(heat.get_attribute("src"))
+        page.select_option("#method", "saliency")
+        seen.add(heat.get_attribute("src"))
+        page.locator("#frame").fill("0")
+        seen.add(heat.get_attribute("src"))
+        assert len(seen) == 4, "each control must change the saliency image"
+        page.locator("#opacity").fill("20")
+        assert heat.evaluate("e => e.style.opacity") == "0.2"
+        assert "sub0" in page.locator("#title").inner_text()
+        page.screenshot(path=str(tmp_path / "explorer.png"), full_page=True)
+        assert not page.problems, page.problems
+        assert not page.remote, f"the explorer fetched from the network: {page.remote}"
 
 
 def _free_port() -> int:

@@ -222,6 +222,19 @@ def build_report(
         dict(runs_dir=str(runs_dir), runs=",".join(variants), data_root=str(root), explain=settings.explain,
              clips_per_class=settings.clips_per_class, localisation_clips=settings.localisation_clips,
              cache_dir=str(cache_dir or "")), "ablation_report_s")
+    if settings.explain:  # the explorer a reader of the shared report can use: precomputed, no kernel
+        from mewb.reports.explorer_page import explorer_page
+
+        say("writing the offline saliency explorer (30-saliency-explorer.html)")
+        started = time.perf_counter()
+        page = explorer_page([runs_dir / v for v in variants], out / "30-saliency-explorer.html",
+                             clips_per_class=settings.clips_per_class, data_root=root, cache_dir=cache_dir)
+        entry = ReportEntry("Saliency explorer", page.name, None,
+                            "step through precomputed saliency: variant, clip, method, modality, frame, opacity",
+                            {"runs": ",".join(variants), "clips_per_class": settings.clips_per_class},
+                            time.perf_counter() - started, bytes=page.stat().st_size)
+        entries.append(entry)
+        timings["explorer_page_s"] = entry.duration_s
     if settings.weights != "full":
         from mewb.rundir import RunDir
 
