@@ -188,6 +188,35 @@ def test_offline_explorer_page_switches_clip_method_and_frame(tmp_path):
         assert not page.remote, f"the explorer fetched from the network: {page.remote}"
 
 
+@pytest.mark.parametrize("held", [False, True], ids=["spotted", "nothing-spotted"])
+def test_predict_page_draws_offline(tmp_path, held):
+    """`mewb predict`'s page from file://: the spotting curve and, when an interval was analysed,
+    the probabilities and the saliency slider; when none was, the finding and its reasons."""
+    import shutil as _shutil
+
+    from fixtures.runs import write_fake_run
+
+    from mewb.cli import main
+    from mewb.data.preprocess import PreprocessConfig
+    from mewb.predict.demo import synthetic_recording
+
+    run = write_fake_run(tmp_path / "run", variant="flow_only",
+                         preprocess=PreprocessConfig(clip_length=4, size=32, flow_backend="farneback")).path
+    truth = synthetic_recording(tmp_path / "clip", seed=1, frames=200, fps=200.0, folder=True, blink_prob=0.0)
+    if held:  # the apex held to the end: a macro-expression, nothing to analyse
+        frames = sorted(truth.path.glob("img*.png"), key=lambda p: int(p.stem[3:]))
+        for frame in frames[truth.apex + 1:]:
+            _shutil.copyfile(frames[truth.apex], frame)
+    out = tmp_path / "result"
+    assert main(["predict", str(truth.path), "--run", str(run), "--fps", "200", "--out", str(out),
+                 "--saliency", "saliency"]) == 0
+    with browser_page(tmp_path / "profile") as page:
+        open_report_page(page, out / "report.html", tmp_path / "predict.png", figures=1 if held else 3)
+        if held:
+            assert page.locator("text=No micro-expression interval spotted").is_visible()
+            assert page.locator("text=rejected because").is_visible()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
