@@ -237,3 +237,13 @@ def test_cli_report_refuses_an_existing_folder(tmp_path, capsys):
     assert main(["report", "--quick", "--out", str(out), "--data-root", str(tmp_path / "d")]) == 2
     err = capsys.readouterr().err
     assert "already exists" in err and "--overwrite" in err and "Traceback" not in err
+
+
+def test_scores_are_rounded_to_what_the_clip_count_supports():
+    import pandas as pd
+
+    from mewb.reports.runs import score_decimals, score_format
+
+    assert score_decimals(96) == 2 and score_decimals(442) == 2 and score_decimals(10_000) == 3
+    assert score_decimals(9) == 1  # +-0.17: one decimal is already generous
+    assert score_format(pd.DataFrame({"n": [96, 480], "UF1": [0.9, 0.8]})) == "{:.2f}"

@@ -6,6 +6,7 @@ table and provenance. Every file is read through :mod:`mewb.rundir`; runs are
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -89,12 +90,29 @@ def ablation_table(runs: Iterable) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def score_decimals(n: int) -> int:
+    """Decimals a score over ``n`` clips supports: the last digit shown is no finer than the
+    largest standard error of a proportion, ``0.5 / sqrt(n)`` (96 clips: 0.05, so 2 decimals;
+    10,000 clips: 3). More digits would only show noise."""
+    if not n or n < 1:
+        return 3
+    return max(1, math.ceil(-math.log10(0.5 / math.sqrt(n))))
+
+
+def score_format(table: pd.DataFrame) -> str:
+    """The float format for a scores table (a ``str.format`` pattern), from its smallest ``n``."""
+    n = int(table["n"].min()) if "n" in table and len(table) else 0
+    return "{:.%df}" % score_decimals(n)
+
+
 def ablation_table_html(runs: Iterable) -> str:
-    """:func:`ablation_table` as a plain HTML table (three decimals), for the report index."""
+    """:func:`ablation_table` as a plain HTML table, rounded to what its clip count supports, for
+    the report index."""
     table = ablation_table(runs)
     if table.empty:
         return "<p>No finished runs.</p>"
-    return table.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="-", border=0)
+    pattern = score_format(table)
+    return table.to_html(index=False, float_format=lambda v: pattern.format(v), na_rep="-", border=0)
 
 
 def provenance(run) -> dict:
