@@ -27,7 +27,8 @@ import numpy as np
 
 from mewb import jsonio
 
-DEFAULT_METHODS = ("integrated_gradients", "saliency", "gradcam", "attention")  # attention: CASANet runs only
+# every attribution method of mewb.explain (attention: CASANet runs only), best localiser first
+DEFAULT_METHODS = ("integrated_gradients", "saliency", "gradcam", "guided_gradcam", "occlusion", "attention")
 DISPLAY_SIDE = 160  # pixels of the face on the page (the demo's models see 32)
 
 
