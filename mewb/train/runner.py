@@ -218,7 +218,7 @@ def preprocess_all(experiment: Experiment, execution: Execution) -> None:
     c = experiment.config
     modalities = create_model(c.variant, num_classes=c.num_classes, **c.model_kwargs).modalities
     pipeline = ClipPipeline(c.preprocess, modalities, PreprocessCache(execution.cache_dir))
-    pipeline.warm(experiment.samples, progress=execution.progress)
+    pipeline.warm(experiment.samples, progress=_console_mode(execution.progress) == "bars")  # no bar in a log file
 
 
 def run_loso(samples: Sequence[Sample], *, out: str | Path, execution: Execution | None = None, resume: bool = False,
