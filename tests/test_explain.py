@@ -277,3 +277,18 @@ def test_default_cam_layer_is_the_deepest_stage_that_still_has_a_spatial_map():
     assert resolve_layer(adapter, None, large) is trunk[-1]
     chosen = resolve_layer(adapter, None, small)
     assert chosen is not trunk[-1] and chosen in list(trunk)
+
+
+def test_display_overlay_draws_the_map_bilinearly_on_the_face_at_display_size():
+    from mewb.explain import display_overlay
+
+    faces = np.full((2, 32, 32, 3), 100, np.uint8)
+    volume = np.zeros((2, 32, 32), np.float32)
+    volume[1, 8, 24] = 1.0  # one hot pixel, frame 1
+    big, drawn = display_overlay(faces, volume, side=160)
+    assert big.shape == drawn.shape == (2, 160, 160, 3) and big.dtype == drawn.dtype == np.uint8
+    assert (drawn[0] == big[0]).all()  # no saliency on frame 0: the face alone (one scale per clip)
+    changed = np.argwhere((drawn[1] != big[1]).any(axis=-1))
+    centre = changed.mean(axis=0)
+    assert np.allclose(centre, [8.5 * 5 - 0.5, 24.5 * 5 - 0.5], atol=1.5)  # where the pixel lands at 5x
+    assert 4 < np.ptp(changed[:, 0]) < 15  # spread by interpolation over about two source pixels, not one block

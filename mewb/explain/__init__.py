@@ -37,6 +37,7 @@ from mewb.explain.robustness import PERTURBATIONS, perturb, robustness_table, ru
 from mewb.explain.runs import FoldModels
 from mewb.explain.timing import time_methods
 from mewb.explain.volume import (
+    display_overlay,
     error_heatmaps,
     frames_from_tensor,
     normalise_saliency,
@@ -64,6 +65,7 @@ __all__ = [
     "localisation_table",
     "normalise_saliency",
     "overlay",
+    "display_overlay",
     "pca_2d",
     "perturb",
     "pointing_game",

@@ -158,6 +158,27 @@ def overlay(
     return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
 
 
+DISPLAY_SIDE = 160  # pixels of a face in pages and figures (the demo's models see 32)
+
+
+def display_overlay(faces: np.ndarray, volume: np.ndarray, *, side: int = DISPLAY_SIDE,
+                    opacity: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
+    """The face and its saliency at display resolution, not the model's input size.
+
+    ``faces`` ``(T, h, w, 3)`` uint8 are upscaled to ``side`` pixels (bicubic) and ``volume``
+    ``(T, h, w)`` bilinearly to the same size (its frames are the clip's frames, so time needs no
+    resampling) before :func:`overlay` draws it. Returns ``(faces (T, side, side, 3), overlays
+    (T, side, side, 3))``, both uint8.
+    """
+    import cv2
+
+    faces = np.asarray(faces)
+    big = np.stack([cv2.resize(f, (side, side), interpolation=cv2.INTER_CUBIC) for f in faces])
+    maps = np.stack([cv2.resize(np.asarray(v, np.float32), (side, side), interpolation=cv2.INTER_LINEAR)
+                     for v in np.asarray(volume)])
+    return big, overlay(big, maps, opacity=opacity)
+
+
 def error_heatmaps(
     volumes: np.ndarray, labels, predictions, *, num_classes: int | None = None, absolute: bool = True
 ) -> dict[str, np.ndarray]:

@@ -167,7 +167,7 @@ class Analysis:
     interval: Interval
     probabilities: np.ndarray  # (K,)
     frames: np.ndarray  # (T, H, W, 3) uint8, the face clip the model saw
-    overlay: np.ndarray | None  # (T, H, W, 3) uint8 saliency over the face
+    overlay: np.ndarray | None  # (T, S, S, 3) uint8 saliency over the face at display size (frames too, then)
     frame_labels: list[str]
     saliency_method: str
     seconds: float
@@ -300,7 +300,7 @@ def saliency_for(model: RunModel, inputs: dict, target: int, method: str) -> np.
 def analyse(recording: Recording, interval: Interval, model: RunModel, *, saliency: str | None = "gradcam") -> Analysis:
     """Classify one interval with the run's preprocessing, and explain the predicted class."""
     from mewb.data.pipeline import ClipPipeline
-    from mewb.explain import overlay
+    from mewb.explain import display_overlay
 
     started = time.perf_counter()
     config = model.preprocess
@@ -315,9 +315,9 @@ def analyse(recording: Recording, interval: Interval, model: RunModel, *, salien
     inputs = ClipPipeline.to_tensors(arrays, batch=True)  # frames (1, 3, T, H, W), flow (1, 3, T', H, W)
     probs = model.probabilities(inputs)[0]  # (K,)
     shown = None
-    if saliency:
+    if saliency:  # drawn at display resolution: the face upscaled, the map bilinearly onto it
         volume = saliency_for(model, inputs, int(np.argmax(probs)), saliency)  # (T, H, W)
-        shown = overlay(clip, volume)
+        clip, shown = display_overlay(clip, volume)
     return Analysis(interval, probs, clip, shown, _clip_labels(sample, recording, config), saliency or "",
                     time.perf_counter() - started)
 

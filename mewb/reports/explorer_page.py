@@ -26,10 +26,10 @@ import cv2
 import numpy as np
 
 from mewb import jsonio
+from mewb.explain.volume import DISPLAY_SIDE, display_overlay
 
 # every attribution method of mewb.explain (attention: CASANet runs only), best localiser first
 DEFAULT_METHODS = ("integrated_gradients", "saliency", "gradcam", "guided_gradcam", "occlusion", "attention")
-DISPLAY_SIDE = 160  # pixels of the face on the page (the demo's models see 32)
 
 
 def _jpeg(image: np.ndarray, quality: int = 85) -> str:
@@ -38,23 +38,6 @@ def _jpeg(image: np.ndarray, quality: int = 85) -> str:
     if not ok:  # pragma: no cover - OpenCV always encodes uint8 images
         raise RuntimeError("JPEG encoding failed")
     return "data:image/jpeg;base64," + base64.b64encode(buffer.tobytes()).decode()
-
-
-def display_faces(faces: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
-    """``(T, h, w, 3)`` uint8 model-input faces -> ``(T, side, side, 3)`` uint8 (bicubic)."""
-    return np.stack([cv2.resize(f, (side, side), interpolation=cv2.INTER_CUBIC) for f in faces])
-
-
-def display_overlay(faces: np.ndarray, volume: np.ndarray) -> np.ndarray:
-    """Saliency ``(T, h, w)`` upsampled bilinearly to the display faces ``(T, S, S, 3)`` and drawn
-    over them at full strength (Inferno, one scale for the clip, alpha growing with the value);
-    the page's opacity control fades between the face and this image."""
-    from mewb.explain import overlay
-
-    side = faces.shape[1]
-    big = np.stack([cv2.resize(np.asarray(v, np.float32), (side, side), interpolation=cv2.INTER_LINEAR)
-                    for v in volume])
-    return overlay(faces, big, opacity=1.0)
 
 
 def explorer_data(run_dirs: Sequence[str | Path], *, methods: Sequence[str] = DEFAULT_METHODS,
@@ -81,13 +64,13 @@ def explorer_data(run_dirs: Sequence[str | Path], *, methods: Sequence[str] = DE
                 except (ValueError, RuntimeError):  # e.g. attention on a model without CASANet
                     continue
                 if faces is None:
-                    faces = display_faces(x.faces, side)
+                    faces = display_overlay(x.faces, x.saliency["all"], side=side)[0]
                     salient = int(np.abs(x.saliency["all"]).sum(axis=(1, 2)).argmax())  # the frame shown first
                     probs = ", ".join(f"{n} {p:.2f}" for n, p in zip(names, x.probs))
                     title = f"{x.clip}: true {names[x.label]}, predicted {names[int(x.probs.argmax())]} ({probs})"
                 # one modality: its map is the whole map, shown once under its own name
                 volumes = {k: v for k, v in x.saliency.items() if k != "all" or len(x.saliency) > 2}
-                maps[method] = {modality: [_jpeg(im) for im in display_overlay(faces, volume)]
+                maps[method] = {modality: [_jpeg(im) for im in display_overlay(x.faces, volume, side=side, opacity=1.0)[1]]
                                 for modality, volume in volumes.items()}
             if faces is not None:
                 clips.append({"title": title, "faces": [_jpeg(f) for f in faces], "maps": maps, "frame": salient})

@@ -121,21 +121,25 @@ def explorer_figure(explanation: Explanation, *, frame: int = -1, modality: str 
                     class_names: Sequence[str] | None = None) -> go.Figure:
     """Side by side at one frame: the face, the flow into it (colour-coded) and the saliency over
     the face. ``frame``: index into the clip (-1: last); ``modality``: a key of ``saliency``."""
-    from mewb.explain import overlay
+    import cv2
+
+    from mewb.explain import display_overlay
     from mewb.viz.tour import flow_to_rgb
 
-    faces = explanation.faces
-    t = frame % len(faces)
+    t = frame % len(explanation.faces)
     volume = explanation.saliency.get(modality)
     if volume is None:
         raise ValueError(f"no saliency for {modality!r}; have {sorted(explanation.saliency)}")
-    drawn = overlay(faces, volume, opacity=opacity)[t]  # one scale for the whole clip
+    faces, drawn = display_overlay(explanation.faces, volume, opacity=opacity)  # display size, one scale per clip
+    drawn = drawn[t]
     names = list(class_names) if class_names else [str(k) for k in range(len(explanation.probs))]
     flow = explanation.flow
     step = t - (len(faces) - flow.shape[1]) if flow is not None else -1  # flow step k lands on frame k + offset
     panels = [("face", faces[t])]
+    side = faces.shape[1]
     panels.append(("flow into this frame" if step >= 0 else "no flow (onset frame)",
-                   flow_to_rgb(flow[:, step]) if step >= 0 else np.zeros_like(faces[t])))
+                   cv2.resize(flow_to_rgb(flow[:, step]), (side, side), interpolation=cv2.INTER_LINEAR)
+                   if step >= 0 else np.zeros_like(faces[t])))
     panels.append((f"saliency ({modality})", drawn))
     fig = make_subplots(rows=1, cols=3, subplot_titles=[p[0] for p in panels], horizontal_spacing=0.02)
     for col, (_, image) in enumerate(panels, start=1):
@@ -250,9 +254,10 @@ def saliency_gallery(run_dirs: Sequence[str | Path], *, method: str = "gradcam",
 
     Each cell shows the saliency (``method``, for the predicted class) over the face at the clip's
     most salient frame; its title gives the prediction. Clips are the first ``clips_per_class`` of
-    each true class in the first run's test order, found again in the other runs.
+    each true class in the first run's test order, found again in the other runs. Faces are
+    shown at display size (:func:`mewb.explain.display_overlay`), not the model's input size.
     """
-    from mewb.explain import overlay
+    from mewb.explain import display_overlay
 
     explainers = [RunExplainer(p, data_root=data_root, cache_dir=cache_dir) for p in run_dirs]
     if not explainers:
@@ -274,7 +279,7 @@ def saliency_gallery(run_dirs: Sequence[str | Path], *, method: str = "gradcam",
             x = e.explain(int(match[0]), method)
             volume = x.saliency["all"]
             t = int(np.abs(volume).sum(axis=(1, 2)).argmax())
-            cells.append(overlay(x.faces, volume, opacity=opacity)[t])
+            cells.append(display_overlay(x.faces, volume, opacity=opacity)[1][t])  # one scale per clip, display size
             titles.append(f"{e.variant}: {names[k]} -> {names[int(x.probs.argmax())]}")
     cols = len(explainers)
     rows = max(1, len(keys))
