@@ -155,7 +155,7 @@ def report_html(result: PredictResult, videos: list[str]) -> str:
                 a.overlay, a.frames, labels=[f"{j}: {lab}" for j, lab in enumerate(a.frame_labels)],
                 title=f"Interval {i} (frames {n[a.interval.onset]}-{n[a.interval.offset]})<br>"
                       f"{a.saliency_method} for '{result.model.class_names[int(np.argmax(a.probabilities))]}'",
-                scale=max(1, VIDEO_SIDE // a.frames.shape[2])))  # panels about VIDEO_SIDE pixels wide
+                scale=max(1, round(VIDEO_SIDE / a.frames.shape[2]))))  # panels about VIDEO_SIDE pixels wide
     divs = [fig.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, fig in enumerate(figures)]
     data = result.to_json()
     rows = "".join(

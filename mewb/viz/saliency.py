@@ -51,8 +51,10 @@ def saliency_slider_figure(
     ]
     fig.update_layout(
         title=title,
-        width=max(360, scale * w * len(panels) + 80),
-        height=scale * h + 200,
+        # margins fixed, so the images get exactly ``scale`` screen pixels per image pixel
+        width=max(360, int(scale * w * len(panels) / (1 - 0.02 * (len(panels) - 1))) + 80),
+        height=scale * h + 210,
+        margin=dict(l=20, r=60, t=90, b=120),
         sliders=[dict(active=0, steps=steps, currentvalue=dict(prefix=""), pad=dict(t=30))],
         updatemenus=[
             dict(
