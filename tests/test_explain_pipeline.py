@@ -99,6 +99,10 @@ def test_score_runs_gives_one_row_per_clip_and_method_and_a_table(run_dir):
     table = localisation_table(scores)
     assert list(table.method) == ["gradcam", "saliency"] and (table.clips == 2).all()
     assert {"energy_share", "energy_share_motion", "deletion_auc"} <= set(table.columns)
+    # the spread over the clips each mean is taken over, beside the mean
+    expected = scores.groupby(["method", "variant"])["energy_share"].std().to_numpy()
+    np.testing.assert_allclose(table["energy_share_sd"].to_numpy(), expected)
+    assert (table["pointing_sd"] >= 0).all()
 
 
 def test_each_sample_is_scored_and_embedded_by_its_own_fold_model(synth):

@@ -197,7 +197,9 @@ def localisation_table(scores: pd.DataFrame) -> pd.DataFrame:
 
     Columns: energy share next to its random baseline and the region's area share, pointing game
     next to its random baseline, deletion AUC next to random deletion (lower = more faithful),
-    and the median seconds per clip.
+    the median seconds per clip, and the spread over clips of the two localisation scores
+    (``energy_share_sd``, ``pointing_sd``: standard deviation across the clips scored; with few
+    clips a difference smaller than it means nothing).
     """
     base = ["energy_share", "random_energy_share", "area_share", "pointing", "random_pointing"]
     suffixes = sorted({c[len("energy_share"):] for c in scores.columns if c.startswith("energy_share")})
@@ -205,6 +207,9 @@ def localisation_table(scores: pd.DataFrame) -> pd.DataFrame:
     columns = [c for c in columns if c in scores]
     grouped = scores.groupby(["method", "variant"], sort=True)
     table = grouped[columns].mean()
+    for score in ("energy_share", "pointing"):
+        if score in scores:
+            table[f"{score}_sd"] = grouped[score].std(ddof=1)  # NaN for a single clip
     table["seconds"] = grouped["seconds"].median()
     table["clips"] = grouped.size()
     return table.reset_index()
