@@ -17,7 +17,7 @@ from pathlib import Path
 _UMASK_LOCK = threading.Lock()
 
 
-def _umask() -> int:
+def current_umask() -> int:
     """The process's umask (read by setting and restoring it, under a lock)."""
     with _UMASK_LOCK:
         mask = os.umask(0o022)
@@ -31,7 +31,7 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode() if isinstance(data, str) else data)
             f.flush()

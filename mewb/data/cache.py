@@ -191,12 +191,15 @@ class PreprocessCache:
         return len(entries)
 
 
-def format_info(info: dict) -> str:
-    """One line for ``mewb cache info``."""
-    size = info["bytes"]
+def format_size(size: float) -> str:
+    """Bytes for people: ``512`` -> ``512 B``, ``1536`` -> ``1.5 KiB`` (also report page sizes)."""
     for unit in ("B", "KiB", "MiB", "GiB"):
         if size < 1024 or unit == "GiB":
             break
         size /= 1024
-    shown = f"{size} B" if unit == "B" else f"{size:.1f} {unit}"
-    return f"{info['root']}: {info['entries']} entries, {shown}"
+    return f"{size:.0f} B" if unit == "B" else f"{size:.1f} {unit}"
+
+
+def format_info(info: dict) -> str:
+    """One line for ``mewb cache info``."""
+    return f"{info['root']}: {info['entries']} entries, {format_size(info['bytes'])}"

@@ -161,6 +161,13 @@ def overlay(
 DISPLAY_SIDE = 160  # pixels of a face in pages and figures (the demo's models see 32)
 
 
+def upscale_faces(faces: np.ndarray, *, side: int = DISPLAY_SIDE) -> np.ndarray:
+    """``(T, h, w, 3)`` uint8 faces -> ``(T, side, side, 3)`` uint8 (bicubic), for display."""
+    import cv2
+
+    return np.stack([cv2.resize(f, (side, side), interpolation=cv2.INTER_CUBIC) for f in np.asarray(faces)])
+
+
 def display_overlay(faces: np.ndarray, volume: np.ndarray, *, side: int = DISPLAY_SIDE,
                     opacity: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
     """The face and its saliency at display resolution, not the model's input size.
@@ -172,8 +179,7 @@ def display_overlay(faces: np.ndarray, volume: np.ndarray, *, side: int = DISPLA
     """
     import cv2
 
-    faces = np.asarray(faces)
-    big = np.stack([cv2.resize(f, (side, side), interpolation=cv2.INTER_CUBIC) for f in faces])
+    big = upscale_faces(faces, side=side)
     maps = np.stack([cv2.resize(np.asarray(v, np.float32), (side, side), interpolation=cv2.INTER_LINEAR)
                      for v in np.asarray(volume)])
     return big, overlay(big, maps, opacity=opacity)

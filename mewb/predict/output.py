@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from mewb import jsonio
+from mewb.atomic import current_umask
 from mewb.predict.core import PredictResult
 
 VIDEO_SIDE = 256  # pixels per panel in the saliency videos (the clip is upscaled to it)
@@ -202,9 +203,7 @@ def write_result(result: PredictResult, out: str | Path, *, overwrite: bool = Fa
     check_out(out, overwrite, protected)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the result is an ordinary folder
+    os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it private; the result is an ordinary folder
     try:
         data = result.to_json()
         videos = []

@@ -236,11 +236,12 @@ def build_report(
         entries.append(entry)
         timings["explorer_page_s"] = entry.duration_s
     if settings.weights != "full":
+        from mewb.data.cache import format_size
         from mewb.rundir import RunDir
 
         kept = sum(RunDir.open(runs_dir / v).store_weights(settings.weights) for v in variants
                    if (runs_dir / v / "config.yaml").is_file())
-        say(f"weights: {settings.weights} ({kept / 2**20:.0f} MiB of checkpoints kept)")
+        say(f"weights: {settings.weights} ({format_size(kept)} of checkpoints kept)")
     meta["weights"] = settings.weights
     timings["total_s"] = time.perf_counter() - started_all
     timings.update({k: round(v, 1) for k, v in timings.items()})

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from mewb import jsonio
-from mewb.explain.volume import DISPLAY_SIDE, display_overlay
+from mewb.explain.volume import DISPLAY_SIDE, display_overlay, upscale_faces
 
 # every attribution method of mewb.explain (attention: CASANet runs only), best localiser first
 DEFAULT_METHODS = ("integrated_gradients", "saliency", "gradcam", "guided_gradcam", "occlusion", "attention")
@@ -64,7 +64,7 @@ def explorer_data(run_dirs: Sequence[str | Path], *, methods: Sequence[str] = DE
                 except (ValueError, RuntimeError):  # e.g. attention on a model without CASANet
                     continue
                 if faces is None:
-                    faces = display_overlay(x.faces, x.saliency["all"], side=side)[0]
+                    faces = upscale_faces(x.faces, side=side)
                     salient = int(np.abs(x.saliency["all"]).sum(axis=(1, 2)).argmax())  # the frame shown first
                     probs = ", ".join(f"{n} {p:.2f}" for n, p in zip(names, x.probs))
                     title = f"{x.clip}: true {names[x.label]}, predicted {names[int(x.probs.argmax())]} ({probs})"

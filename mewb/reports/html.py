@@ -113,7 +113,8 @@ def export_html(executed_ipynb: str | Path, out_html: str | Path, *, title: str 
 
     ``title`` (default: the notebook's first markdown heading, else its file name) becomes the
     page's ``<title>``. ``shared_plotlyjs``: load plotly.js from one file next to the page
-    (:func:`share_plotlyjs`; the pages of a report folder), instead of embedding it. Raises :class:`OfflineHTMLError` (a ``ValueError``) listing the problems
+    (:func:`share_plotlyjs`; the pages of a report folder), instead of embedding it.
+    Raises :class:`OfflineHTMLError` (a ``ValueError``) listing the problems
     when the page would need the network or misses plotly.js; nothing is written then.
     """
     import nbformat

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from mewb import jsonio
+from mewb.data.cache import format_size
 
 REPORT_META = "report.json"
 
@@ -56,15 +57,6 @@ def _link(href: str | None, text: str) -> str:
 
 def _params(parameters: dict[str, Any]) -> str:
     return "<br>".join(f"{html.escape(str(k))} = {html.escape(repr(v))}" for k, v in parameters.items())
-
-
-def format_size(size: float) -> str:
-    """``1536`` -> ``1.5 KiB``."""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} B" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return ""
 
 
 def _entries_table(entries: Sequence[ReportEntry]) -> str:
