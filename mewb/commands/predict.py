@@ -62,10 +62,11 @@ def predict_command(args: argparse.Namespace) -> int:
         raise ValueError(str(error)) from None
     write_result(result, out, overwrite=args.overwrite, protected=protected)
     data = result.to_json()
-    for i, interval in enumerate(data["intervals"] + data["rejected"], start=1):
-        state = "" if interval["accepted"] else f"  (rejected: {interval['reason']})"
-        score = "given" if interval["score"] != interval["score"] else f"score {interval['score']:.1f}"
-        print(f"interval {i}: frames {interval['onset']}-{interval['apex']}-{interval['offset']} {score}{state}")
+    n = result.recording.numbers
+    for i, interval in enumerate(result.intervals, start=1):  # numbered as on the page's spotting figure
+        state = "" if interval.accepted else f"  (rejected: {interval.reason})"
+        score = "given" if interval.score != interval.score else f"score {interval.score:.1f}"
+        print(f"interval {i}: frames {n[interval.onset]}-{n[interval.apex]}-{n[interval.offset]} {score}{state}")
     if not data["analyses"]:
         print(f"no micro-expression interval spotted; to analyse an interval you choose:\n  {data['analyse_chosen_interval']}")
     for i, a in enumerate(data["analyses"], start=1):
