@@ -135,14 +135,29 @@ def _verb_synth(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--classes", type=int, choices=(3, 5), default=3, help="3: negative/positive/surprise, 5: CASME II words")
     p.add_argument("--balance", default="uniform", help="uniform, composite (250/109/83), casme2, or weights like 2,1,1")
     p.add_argument("--photo", type=Path, action="append", default=[], help="animate this face photo (repeatable)")
+    p.add_argument("--preset", choices=("default", "composite"), default="default",
+                   help="composite: the MEGC2019 composite's shape in three parts like SMIC, CASME II and SAMM "
+                        "(68 subjects, 442 clips, 250/109/83; sets its own subjects, clips, sizes and fps)")
+    p.add_argument("--shifted", action="store_true",
+                   help="the shifted style for transfer tests: other skin texture and lighting, more head motion "
+                        "and noise, weaker expressions, AU mixtures (mewb.synth.presets.SHIFTED)")
 
     def run(args: argparse.Namespace) -> int:
         from mewb.synth.generator import SynthConfig, generate_dataset, parse_balance
+        from mewb.synth.presets import generate_composite, shifted
 
+        if args.preset == "composite":
+            given = [f for f, default in (("--subjects", 8), ("--clips-per-subject", 12), ("--size", 64),
+                                          ("--classes", 3), ("--balance", "uniform"))
+                     if getattr(args, f[2:].replace("-", "_")) != default] + (["--photo"] if args.photo else [])
+            if given:
+                raise ValueError(f"--preset composite sets its own shape; drop {', '.join(given)}")
+            print(generate_composite(args.out, args.seed, shift=args.shifted))
+            return 0
         config = SynthConfig(subjects=args.subjects, clips_per_subject=args.clips_per_subject, seed=args.seed,
                              size=args.size, classes=args.classes, balance=parse_balance(args.balance),
                              photos=tuple(str(p) for p in args.photo))
-        print(generate_dataset(args.out, config))
+        print(generate_dataset(args.out, shifted(config) if args.shifted else config))
         return 0
 
     p.set_defaults(func=run)

@@ -74,7 +74,7 @@ def canonical_subject(dataset: str, raw: object) -> str:
     if isinstance(raw, float) and raw.is_integer():
         text = str(int(raw))
     digits = re.fullmatch(r"(?:sub|s)?0*(\d+)", text, flags=re.IGNORECASE)
-    if dataset in ("casme2", "synth") and digits:
+    if (dataset in ("casme2", "synth") or dataset.startswith("synth-")) and digits:  # SynthME parts too
         return f"sub{int(digits.group(1)):02d}"
     if dataset == "samm" and digits:
         return f"{int(digits.group(1)):03d}"
@@ -96,7 +96,7 @@ def canonical_clip(dataset: str, clip: str) -> str:
 def clip_match_key(dataset: str, clip: str) -> str:
     """A loose key for clip names: CASME II names appear with and without the trailing ``f``."""
     clip = canonical_clip(dataset, clip)
-    if dataset in ("casme2", "synth"):
+    if dataset in ("casme2", "synth") or dataset.startswith("synth-"):
         return clip.rstrip("fF")
     return clip
 

@@ -25,8 +25,18 @@ FPS = {"casme2": 200.0, "samm": 200.0, "smic": 100.0, "synth": 200.0}
 
 
 def _part(raw: object, *, where: str) -> str:
-    """The manifest's dataset column: the composite's parts, or ``synth`` (SynthME exported by mewb)."""
-    return "synth" if str(raw).strip().lower() in ("synth", "synthme") else dataset_name(raw, where=where)
+    """The manifest's dataset column: the composite's parts, ``synth`` (SynthME exported by mewb), or
+    ``synth-<part>`` (a part of the composite-shaped SynthME, ``synth-smic`` ...)."""
+    text = str(raw).strip().lower()
+    if text in ("synth", "synthme"):
+        return "synth"
+    if text.startswith("synth-") and text[len("synth-"):] in FPS:
+        return text
+    return dataset_name(raw, where=where)
+
+
+def _fps(part: str) -> float:
+    return FPS[part.removeprefix("synth-")]
 
 
 def _find_manifest(root: Path) -> Path:
@@ -93,7 +103,7 @@ def read(
                     label=label,
                     emotion=MEGC3_CLASSES[label],
                     flow_image=path,
-                    fps=FPS[part],
+                    fps=_fps(part),
                     extra={"cropped": True, "manifest_row": int(row.csv_row)},
                 )
             )

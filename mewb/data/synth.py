@@ -9,6 +9,11 @@ Labels index ``manifest["class_names"]`` by the sheet's ``Estimated Emotion`` wo
 positive, surprise for 3 classes); without a manifest the MEGC2019 3-class vocabulary is used.
 Each sample's ``ground_truth`` is its ``.npz``; a missing one is a ``DatasetError``. The frames
 are rendered face crops, so ``extra["cropped"]`` is True.
+
+A composite-shaped SynthME (``mewb synth --preset composite``, :mod:`mewb.synth.presets`) is a
+root whose ``manifest.json`` lists ``parts``: each part folder is read as above, with its own
+frame rate, and its samples belong to dataset ``synth-<part>`` (``synth-smic``, ...), so folds,
+per-dataset scores and tables name the part.
 """
 
 from __future__ import annotations
@@ -39,12 +44,14 @@ def read_manifest(root: Path) -> dict:
 def read(root: str | Path, *, strict: bool = True, report: ReadReport | None = None) -> list[Sample]:
     """Read a SynthME dataset folder ``root`` (see the module docstring)."""
     root = require_dir(Path(root), "SynthME output")
+    manifest = read_manifest(root)
+    if "parts" in manifest:
+        return _read_parts(root, manifest, strict=strict, report=report)
     if not has_subject_dirs(root):
         raise DatasetError(f"{root}: no SynthME clips found (expected subNN/EPxx_01/ frame folders and "
                            f"{SHEET_GLOB}, as `mewb synth OUT` writes them)")
     report = report if report is not None else ReadReport("synth")
     report.dataset = report.dataset or "synth"
-    manifest = read_manifest(root)
     classes = tuple(manifest.get("class_names") or VOCABULARIES["synth"])
     fps = float(manifest.get("config", {}).get("fps", 200.0))
 
@@ -74,3 +81,20 @@ def read(root: str | Path, *, strict: bool = True, report: ReadReport | None = N
         )
         for s in samples
     ]
+
+
+def _read_parts(root: Path, manifest: dict, *, strict: bool, report: ReadReport | None) -> list[Sample]:
+    """The parts of a composite-shaped SynthME, each as dataset ``synth-<part>``."""
+    parts = manifest["parts"]
+    if not isinstance(parts, dict) or not parts:
+        raise DatasetError(f"{root / 'manifest.json'}: 'parts' must map part names to their folders")
+    report = report if report is not None else ReadReport("synth")
+    samples: list[Sample] = []
+    for part, info in sorted(parts.items()):
+        folder = root / str(info.get("folder", part) if isinstance(info, dict) else part)
+        if not folder.is_dir():
+            raise DatasetError(f"{root / 'manifest.json'}: part {part!r} lists folder {folder.name!r}, which is not there")
+        name = f"synth-{part}"
+        samples += [replace(s, dataset=name) for s in read(folder, strict=strict, report=report)]
+    report.dataset = "synth"
+    return samples

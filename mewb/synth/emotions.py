@@ -88,8 +88,14 @@ class Expression:
         return "+".join(parts)
 
 
-def draw_expression(emotion: str, rng: np.random.Generator, unilateral_prob: float = 0.2) -> Expression:
-    """Draw the AUs of one clip of ``emotion`` (a word from :data:`CLASSES`)."""
+def draw_expression(emotion: str, rng: np.random.Generator, unilateral_prob: float = 0.2, *,
+                    extra_au_prob: float = 0.0) -> Expression:
+    """Draw the AUs of one clip of ``emotion`` (a word from :data:`CLASSES`).
+
+    With probability ``extra_au_prob`` one AU of another class's families is mixed in at a low
+    intensity (0.3-0.6): real clips are AU mixtures, and a lone AU does not give the class away.
+    At 0 no extra random number is drawn, so datasets made before this option are unchanged.
+    """
     try:
         families = _RECIPES[emotion]
     except KeyError:
@@ -103,4 +109,10 @@ def draw_expression(emotion: str, rng: np.random.Generator, unilateral_prob: flo
     if rng.uniform() < unilateral_prob:
         side = "R" if rng.uniform() < 0.5 else "L"
     aus = {au: (side if au in LATERAL_AUS else "B", float(rng.uniform(0.6, 1.0))) for au in sorted(chosen)}
+    if extra_au_prob > 0 and rng.uniform() < extra_au_prob:
+        others = sorted({a for name, (fam_cores, fam_optional) in _FAMILIES.items() if name not in families
+                         for a in [*(a for _, core_aus in fam_cores for a in core_aus), *fam_optional]} - set(aus))
+        extra = others[int(rng.integers(len(others)))]
+        aus[extra] = (side if extra in LATERAL_AUS else "B", float(rng.uniform(0.3, 0.6)))
+        aus = dict(sorted(aus.items()))
     return Expression(emotion, aus)

@@ -56,6 +56,7 @@ class SynthConfig:
     # Dataset shape
     subjects: int = 8  # LOSO folds; 8 keeps a CPU demo to minutes
     clips_per_subject: int = 12  # 96 clips in all: 32 per class with 3 balanced classes
+    clips: int = 0  # total clips spread unevenly over subjects, as in real sets (0: subjects x clips_per_subject)
     seed: int = 0  # the only source of randomness
     size: int = 64  # face crop side in pixels; models resize anyway, 64 keeps I/O small
     classes: int = 3  # 3 = negative/positive/surprise (MEGC2019), 5 = CASME II words
@@ -77,6 +78,11 @@ class SynthConfig:
     flicker: float = 0.02  # relative illumination flicker amplitude
     noise_sigma: float = 1.5  # sensor noise, grey levels (0-255)
     jpeg_quality: int = 90  # JPEG quality of the written frames
+    grayscale: bool = False  # write grey frames in three equal channels (SAMM's camera is monochrome)
+    # Appearance and expression style (the "shifted" setting of mewb.synth.presets changes these)
+    texture_scale: float = 1.0  # multiplies each identity's skin-texture strength
+    shading: float = 0.0  # a fixed directional lighting gradient per subject: +-shading of the grey level
+    extra_au_prob: float = 0.0  # chance that a clip mixes in one weak AU of another class's families
     # Execution
     workers: int = 0  # clip-rendering processes: 0 = one per CPU core (demo 6.5 s -> 3.5 s on 2 cores), 1 = inline
 
@@ -85,6 +91,10 @@ class SynthConfig:
             raise ValueError(f"classes must be one of {sorted(CLASSES)}, got {self.classes}")
         if self.subjects < 1 or self.clips_per_subject < 1:
             raise ValueError("subjects and clips_per_subject must be at least 1")
+        if self.clips and self.clips < self.subjects:
+            raise ValueError(f"clips={self.clips} cannot give each of {self.subjects} subjects a clip")
+        if not 0.0 <= self.extra_au_prob <= 1.0 or not 0.0 <= self.shading < 1.0 or self.texture_scale < 0:
+            raise ValueError("need 0 <= extra_au_prob <= 1, 0 <= shading < 1 and texture_scale >= 0")
         if self.size < 32:
             raise ValueError(f"size must be at least 32 px, got {self.size}")
         longest = int(np.ceil(self.max_duration_s * self.fps)) + 4
@@ -98,6 +108,28 @@ class SynthConfig:
     @property
     def class_names(self) -> tuple[str, ...]:
         return CLASSES[self.classes]
+
+    @property
+    def total_clips(self) -> int:
+        return self.clips or self.subjects * self.clips_per_subject
+
+
+def clips_per_subject(config: SynthConfig) -> list[int]:
+    """Clips of each subject: ``clips_per_subject`` each, or ``clips`` split unevenly (at least one each).
+
+    Real sets are uneven (the MEGC2019 composite has 1 to 20 clips per subject): the split draws
+    gamma(2) weights per subject from its own stream and rounds by largest remainder.
+    """
+    if not config.clips:
+        return [config.clips_per_subject] * config.subjects
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, 4]))
+    weights = rng.gamma(2.0, 1.0, config.subjects)
+    spare = config.clips - config.subjects
+    exact = weights / weights.sum() * spare
+    counts = np.floor(exact).astype(int)
+    for i in np.argsort(-(exact - counts), kind="stable")[: spare - counts.sum()]:
+        counts[i] += 1
+    return (counts + 1).tolist()
 
 
 def class_weights(config: SynthConfig) -> tuple[float, ...]:
@@ -130,7 +162,7 @@ def parse_balance(text: str) -> str | tuple[float, ...]:
 def class_counts(config: SynthConfig) -> list[int]:
     """Clips per class: the weights scaled to the total, rounded by largest remainder."""
     w = np.array(class_weights(config))
-    total = config.subjects * config.clips_per_subject
+    total = config.total_clips
     exact = w / w.sum() * total
     counts = np.floor(exact).astype(int)
     for i in np.argsort(-(exact - counts), kind="stable")[: total - counts.sum()]:
@@ -211,7 +243,11 @@ def synthesize(face: Face, expression: Expression, label: int, config: SynthConf
         frame = cv2.remap(image, (qx - d_q[..., 0]).astype(np.float32), (qy - d_q[..., 1]).astype(np.float32), cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REFLECT)
         motion[t] = envelope[t] * cv2.remap(expr_mag, qx, qy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        frame = frame * gains[t] + sensor_noise(noise_rng, frame.shape, config.noise_sigma)
+        if config.grayscale:  # luminance in three equal channels, noise added once per pixel
+            frame = np.repeat(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)[..., None], 3, axis=2)
+            frame = frame * gains[t] + sensor_noise(noise_rng, frame.shape[:2], config.noise_sigma)[..., None]
+        else:
+            frame = frame * gains[t] + sensor_noise(noise_rng, frame.shape, config.noise_sigma)
         data = jpeg_encode(np.clip(frame, 0, 255).round().astype(np.uint8), config.jpeg_quality)
         jpegs.append(data)
         frames[t] = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)[..., ::-1]  # BGR -> RGB
@@ -224,10 +260,36 @@ def synthesize(face: Face, expression: Expression, label: int, config: SynthConf
 def _subject_face(config: SynthConfig, subject: int) -> Face:
     """Subject ``subject`` (0-based): a procedural identity, or one of ``config.photos``."""
     if config.photos:
-        return face_from_photo(config.photos[subject % len(config.photos)], config.size)
-    rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1, subject]))
-    face = render_face(random_identity(rng), config.size)
-    return dataclasses.replace(face, source=f"procedural:{subject + 1}")
+        face = face_from_photo(config.photos[subject % len(config.photos)], config.size)
+        return _styled(face, config, np.random.SeedSequence([config.seed, 5, subject]))
+    return _procedural_face(config, np.random.SeedSequence([config.seed, 1, subject]),
+                            np.random.SeedSequence([config.seed, 5, subject]), source=f"procedural:{subject + 1}")
+
+
+def _procedural_face(config: SynthConfig, identity_seed: np.random.SeedSequence,
+                     style_seed: np.random.SeedSequence, source: str = "procedural") -> Face:
+    """A procedural face drawn from ``identity_seed``, in ``config``'s style (texture, lighting)."""
+    identity = random_identity(np.random.default_rng(identity_seed))
+    if config.texture_scale != 1.0:
+        identity = dataclasses.replace(identity, texture_strength=identity.texture_strength * config.texture_scale)
+    return _styled(dataclasses.replace(render_face(identity, config.size), source=source), config, style_seed)
+
+
+def _styled(face: Face, config: SynthConfig, style_seed: np.random.SeedSequence) -> Face:
+    """``face`` lit from one side when ``config.shading`` asks for it (the direction from ``style_seed``)."""
+    if not config.shading:
+        return face
+    return dataclasses.replace(face, image=_shade(face.image, config.shading, np.random.default_rng(style_seed)))
+
+
+def _shade(image: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
+    """(H, W, 3) uint8 lit from one side: gain 1 +- ``strength`` along a random direction."""
+    h, w = image.shape[:2]
+    angle = rng.uniform(0, 2 * np.pi)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    ramp = (np.cos(angle) * (xs / (w - 1) - 0.5) + np.sin(angle) * (ys / (h - 1) - 0.5)) * 2  # about -1..1
+    gain = 1.0 + strength * np.clip(ramp, -1, 1)
+    return np.clip(image.astype(np.float32) * gain[..., None], 0, 255).round().astype(np.uint8)
 
 
 def make_clip(emotion: str = "positive", *, seed: int = 0, config: SynthConfig | None = None,
@@ -251,9 +313,10 @@ def make_clip(emotion: str = "positive", *, seed: int = 0, config: SynthConfig |
     if emotion not in names:
         raise ValueError(f"emotion {emotion!r} is not a {config.classes}-class word; valid: {', '.join(names)}")
     if face is None:
-        face = render_face(random_identity(np.random.default_rng(np.random.SeedSequence([seed, 1]))), config.size)
+        face = _procedural_face(config, np.random.SeedSequence([seed, 1]), np.random.SeedSequence([seed, 5]))
     expr_seq, clip_seq = np.random.SeedSequence([seed, 3]).spawn(2)
-    expression = draw_expression(emotion, np.random.default_rng(expr_seq), config.unilateral_prob)
+    expression = draw_expression(emotion, np.random.default_rng(expr_seq), config.unilateral_prob,
+                                 extra_au_prob=config.extra_au_prob)
     return synthesize(face, expression, names.index(emotion), config, clip_seq)
 
 
@@ -276,7 +339,8 @@ def _clip_job(args: tuple) -> dict:
     out, config, face, subject, index, label = args
     names = config.class_names
     expr_seq, clip_seq = np.random.SeedSequence([config.seed, 3, subject, index]).spawn(2)
-    expression = draw_expression(names[label], np.random.default_rng(expr_seq), config.unilateral_prob)
+    expression = draw_expression(names[label], np.random.default_rng(expr_seq), config.unilateral_prob,
+                                 extra_au_prob=config.extra_au_prob)
     clip = synthesize(face, expression, label, config, clip_seq)
     sub, name = f"sub{subject + 1:02d}", f"EP{index + 1:02d}_01"
     folder = out / sub / name
@@ -314,8 +378,10 @@ def generate_dataset(out: str | Path, config: SynthConfig | None = None) -> Path
     faces = [_subject_face(config, s) for s in range(config.subjects)]  # fails early on a bad photo
     labels = _assign_labels(config)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [(out, config, faces[s], s, j, labels[s * config.clips_per_subject + j])
-            for s in range(config.subjects) for j in range(config.clips_per_subject)]
+    per_subject = clips_per_subject(config)
+    starts = np.concatenate([[0], np.cumsum(per_subject)]).astype(int)
+    jobs = [(out, config, faces[s], s, j, labels[starts[s] + j])
+            for s in range(config.subjects) for j in range(per_subject[s])]
     workers = config.workers or min(os.cpu_count() or 1, 8)
     if workers > 1 and len(jobs) > 1:
         from concurrent.futures import ProcessPoolExecutor
