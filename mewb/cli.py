@@ -253,6 +253,28 @@ def _verb_loso(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _verb_pretrain(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "pretrain",
+        help="train one model on every clip of a (large, synthetic) dataset, to start LOSO folds from (--init)",
+        description="Example: mewb synth data/pre --subjects 300 --clips-per-subject 10 --seed 7; "
+        "mewb pretrain --dataset synth --data-root data/pre --variant flow_only --recipe composite-synth "
+        "--out runs/pre; mewb loso ... --init runs/pre. Nothing is held out: the run has weights, no test scores.",
+    )
+    p.add_argument("--dataset", required=True, help="dataset reader name (synth for SynthME, or any other)")
+    p.add_argument("--data-root", required=True, help="the dataset's folder")
+
+    def run(args: argparse.Namespace) -> int:
+        from mewb.commands.train import pretrain_command
+
+        return pretrain_command(args)
+
+    from mewb.commands.train import add_run_arguments
+
+    add_run_arguments(p)
+    p.set_defaults(func=run)
+
+
 def _verb_crossdataset(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "crossdataset",
@@ -395,7 +417,7 @@ def _verb_explain(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-VERBS = [_verb_doctor, _verb_models, _verb_recipe, _verb_cache, _verb_info, _verb_synth, _verb_export, _verb_bench, _verb_loso, _verb_crossdataset, _verb_report, _verb_demo, _verb_train,
+VERBS = [_verb_doctor, _verb_models, _verb_recipe, _verb_cache, _verb_info, _verb_synth, _verb_export, _verb_bench, _verb_loso, _verb_pretrain, _verb_crossdataset, _verb_report, _verb_demo, _verb_train,
          _verb_predict, _verb_explain]
 
 

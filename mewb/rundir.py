@@ -367,15 +367,21 @@ class RunDir:
         return sorted(p.parent.relative_to(root).as_posix() for p in root.rglob(FOLD_RECORD))
 
     def write_fold(self, fold: str, *, state_dict: dict, rows: list[dict], record: dict,
-                   selected_epoch: int | None = None) -> None:
-        """Checkpoint and predictions first, ``fold.json`` (with the checkpoint's SHA-256) last."""
+                   selected_epoch: int | None = None, members: list[dict] | None = None) -> None:
+        """Checkpoint and predictions first, ``fold.json`` (with the checkpoint's SHA-256) last.
+
+        ``members``: the other models of a seed ensemble (``train.ensemble``), kept in the
+        checkpoint beside ``state_dict`` (the first member, which explaining and predicting load).
+        """
         import torch
 
         folder = self.fold_dir(fold)
         folder.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
-        torch.save({"state_dict": state_dict, "selected_epoch": selected_epoch, "selection": self.config.selection},
-                   buffer)
+        checkpoint = {"state_dict": state_dict, "selected_epoch": selected_epoch, "selection": self.config.selection}
+        if members:
+            checkpoint["members"] = members
+        torch.save(checkpoint, buffer)
         data = buffer.getvalue()
         atomic_write(folder / CHECKPOINT, data)
         atomic_write(folder / PREDICTIONS, _rows_frame(rows).to_csv(index=False))
@@ -407,6 +413,8 @@ class RunDir:
             if weights == "compact":
                 checkpoint = torch.load(io.BytesIO(self.checkpoint_bytes(fold)), map_location="cpu", weights_only=True)
                 checkpoint["state_dict"] = {k: _compact(v) for k, v in checkpoint["state_dict"].items()}
+                if "members" in checkpoint:
+                    checkpoint["members"] = [{k: _compact(v) for k, v in m.items()} for m in checkpoint["members"]]
                 buffer = io.BytesIO()
                 torch.save(checkpoint, buffer)
                 data = buffer.getvalue()

@@ -22,6 +22,7 @@ SHORTHANDS = {
     "flow_size": "preprocess.flow_size", "stabilise": "preprocess.flow_stabilise",
     "device": "execution.device", "loader_workers": "execution.loader_workers", "executor": "execution.executor",
     "scheduler": "execution.scheduler", "workers": "execution.workers", "cache_dir": "execution.cache_dir",
+    "init": "train.init", "ensemble": "train.ensemble", "tta": "train.tta",
 }
 
 
@@ -42,6 +43,12 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="train.selection: fixed epochs or early stopping on a validation split of training subjects")
     g.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default=None,
                    help="train.precision: auto = bf16 on CPUs with AMX/AVX512-BF16, fp16 autocast on CUDA, else fp32")
+    g.add_argument("--init", default=None, metavar="RUN",
+                   help="train.init: start every fold from this pretraining run's weights (mewb pretrain)")
+    g.add_argument("--ensemble", type=int, default=None, metavar="K",
+                   help="train.ensemble: K models per fold (seeds seed..seed+K-1), class probabilities averaged")
+    g.add_argument("--tta", choices=["none", "flip"], default=None,
+                   help="train.tta: flip = average each test clip with its mirror image (flow u negated)")
     g.add_argument("--leaky-select-on-test", action="store_true",
                    help="choose the epoch on the TEST subject (inflated numbers; recorded as 'test-selected (leaky)')")
     g.add_argument("--clip-length", type=int, default=None, help="preprocess.clip_length: frames per clip T")
@@ -100,6 +107,19 @@ def loso_command(args: argparse.Namespace) -> int:
                         resume=args.resume)
     print(result.table())
     print(f"run directory: {result.run_dir}")
+    return 0
+
+
+def pretrain_command(args: argparse.Namespace) -> int:
+    from mewb.train.pretrain import pretrain
+
+    result = pretrain(dataset=args.dataset, data_root=args.data_root, out=args.out, variant=args.variant,
+                      recipe=args.recipe, overrides=overrides_from(args), resume=args.resume)
+    c = result.config
+    print(f"pretrained {c.variant} on {c.dataset.samples} clips of {c.dataset.subjects} subjects ({c.dataset.name})")
+    print(f"run directory: {result.run_dir}")
+    print(f"fine-tune from it: mewb loso --dataset NAME --data-root DIR --variant {c.variant} --init {result.run_dir} "
+          "--out runs/NAME")
     return 0
 
 

@@ -147,3 +147,16 @@ class AugmentedDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         rng = np.random.default_rng([self.seed, self.epoch, index])
         return self.augment(self.dataset[index], rng)
+
+
+def mirror(inputs: dict) -> dict:
+    """The horizontal mirror image of a batch: every ``(N, C, T, H, W)`` tensor flipped along W,
+    the flow's ``u`` (channel 0 of ``"flow"``) negated; strain, a scalar field, is only mirrored.
+    Used for flip test-time augmentation (``TrainConfig.tta``)."""
+    out = {}
+    for name, x in inputs.items():
+        flipped = x.flip(-1)
+        if name == "flow":
+            flipped = torch.cat([-flipped[:, :1], flipped[:, 1:]], dim=1)
+        out[name] = flipped
+    return out

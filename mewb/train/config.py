@@ -20,6 +20,9 @@ SELECTIONS = ("fixed", "inner-val", "test-leaky")
 # run starts (mewb.device.resolve_precision) and recorded so: bf16 on CPUs with AMX or AVX512-BF16,
 # fp16 autocast + GradScaler on CUDA, fp32 elsewhere.
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# Test-time augmentation: "flip" averages each test clip's class probabilities with its mirror image's
+# (flow u negated), a lever that reads no label and so is honest under any selection.
+TTAS = ("none", "flip")
 PROTOCOL_LABELS = {
     "fixed": "fixed epochs",
     "inner-val": "early stopping on training subjects",
@@ -61,6 +64,13 @@ class TrainConfig:
     seed: int = 0  # seeds weights, sampling and augmentation; same seed -> same metrics on CPU
     precision: str = "fp32"  # auto | fp32 | bf16 | fp16 (fp16 only on CUDA); see PRECISIONS
     eval_batch_size: int = 32  # batch size for validation and test predictions
+    # Honest levers (none reads the test subject's labels; mewb.train.fold)
+    ensemble: int = 1  # models per fold, seeds seed..seed+K-1; their class probabilities are averaged
+    tta: str = "none"  # none | flip: average with the mirrored clip (flow u negated)
+    # Pretraining (mewb pretrain; mewb.train.pretrain): every fold starts from this run's weights
+    init: str = ""  # the pretraining run directory ("" = random initialisation)
+    init_sha256: str = ""  # its checkpoint's SHA-256, recorded when a run starts and checked on every load
+    init_data: str = ""  # what it was trained on (dataset, clips, samples_sha256), recorded with it
 
     def __post_init__(self) -> None:
         _check_choice("loss", self.loss, LOSSES)
@@ -68,6 +78,9 @@ class TrainConfig:
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("selection", self.selection, SELECTIONS)
         _check_choice("precision", self.precision, PRECISIONS)
+        _check_choice("tta", self.tta, TTAS)
+        if self.ensemble < 1:
+            raise ValueError(f"ensemble must be >= 1 models per fold, got {self.ensemble}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs} and {self.batch_size}")
         if not 0.0 < self.crop <= 1.0:

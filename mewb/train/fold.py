@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -52,6 +52,7 @@ class FoldResult:
     train_subjects: list[str]
     val_subjects: list[str]
     logged: bool = False
+    members: list[dict] = None  # an ensemble's other members' weights (state_dict is member 1's)
 
     def record(self) -> dict:
         """What ``fold.json`` keeps of this fold (besides what the run directory adds)."""
@@ -105,30 +106,49 @@ def run_fold(job: FoldJob, *, log_fn: Callable[[str], None] | None = None, progr
     threads = configure_torch_threads(job.execution.get("threads"))
     config = TrainConfig.from_dict(job.train)
     preprocess = PreprocessConfig.from_dict(job.preprocess)
-    torch.manual_seed(config.seed)
-    model = create_model(job.variant, num_classes=job.num_classes, **job.model_kwargs)
+    initial = None
+    if config.init:
+        from mewb.train.pretrain import load_init
+
+        initial = load_init(config)  # checked against init_sha256 in every worker
     factory = job.dataset_factory or clip_dataset
     cache_dir = job.execution.get("cache_dir")
+    sets: dict = {}
 
-    def make(samples):
-        return InMemory(factory(samples, preprocess, model.modalities, cache_dir)) if samples else None
+    def make(samples, modalities):
+        return InMemory(factory(samples, preprocess, modalities, cache_dir)) if samples else None
 
     lines: list[str] = []
-    outcome = train_fold(
-        model,
-        make(job.train_samples),
-        [s.label for s in job.train_samples],
-        config=config,
-        num_classes=job.num_classes,
-        test_set=make(job.test_samples),
-        val_set=make(job.val_samples),
-        flow_mode=preprocess.flow_mode,
-        device=job.execution.get("device", "auto"),
-        loader_workers=job.execution.get("loader_workers", 0),
-        log_fn=log_fn or lines.append,
-        progress=progress,
-        desc=job.name,
-    )
+    members = []
+    for member in range(config.ensemble):  # a seed ensemble: K models, probabilities averaged
+        member_config = config.replace(seed=config.seed + member)
+        torch.manual_seed(member_config.seed)
+        model = create_model(job.variant, num_classes=job.num_classes, **job.model_kwargs)
+        if initial is not None:
+            model.load_state_dict(initial)
+        if not sets:  # the datasets (and their in-memory items) are shared by the members
+            sets = {name: make(samples, model.modalities) for name, samples in
+                    (("train", job.train_samples), ("test", job.test_samples), ("val", job.val_samples))}
+        tag = job.name if config.ensemble == 1 else f"{job.name} [member {member + 1}/{config.ensemble}]"
+        members.append(train_fold(
+            model,
+            sets["train"],
+            [s.label for s in job.train_samples],
+            config=member_config,
+            num_classes=job.num_classes,
+            test_set=sets["test"],
+            val_set=sets["val"],
+            flow_mode=preprocess.flow_mode,
+            device=job.execution.get("device", "auto"),
+            loader_workers=job.execution.get("loader_workers", 0),
+            log_fn=log_fn or lines.append,
+            progress=progress,
+            desc=tag,
+        ))
+    outcome = members[0]
+    if len(members) > 1:
+        outcome = replace(outcome, probs=np.mean([m.probs for m in members], axis=0),
+                          history=[dict(r, member=k + 1) for k, m in enumerate(members) for r in m.history])
     rows = []
     for sample, label, probs in zip(job.test_samples, outcome.labels, outcome.probs):
         if int(label) != sample.label:  # the dataset must keep sample order
@@ -143,6 +163,7 @@ def run_fold(job: FoldJob, *, log_fn: Callable[[str], None] | None = None, progr
         history=outcome.history,
         selected_epoch=outcome.selected_epoch,
         state_dict=outcome.state_dict,
+        members=[m.state_dict for m in members[1:]],
         seconds=time.perf_counter() - started,
         device=str(next(model.parameters()).device),
         threads=threads,

@@ -30,7 +30,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from mewb.device import autocast, configure_worker_threads, resolve_device, resolve_precision
-from mewb.train.augment import Augment, AugmentedDataset
+from mewb.train.augment import Augment, AugmentedDataset, mirror
 from mewb.train.config import TrainConfig
 from mewb.train.metrics import scores
 
@@ -143,17 +143,24 @@ def _inputs(batch: dict, modalities: Sequence[str], device: torch.device) -> dic
 
 @torch.no_grad()
 def predict(model: nn.Module, dataset: Dataset, *, device: torch.device | str = "cpu", batch_size: int = 32,
-            precision: str = "fp32", num_workers: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Softmax probabilities ``(N, K)``, labels ``(N,)`` and dataset indices ``(N,)`` in dataset order."""
+            precision: str = "fp32", num_workers: int = 0, tta: str = "none") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Softmax probabilities ``(N, K)``, labels ``(N,)`` and dataset indices ``(N,)`` in dataset order.
+
+    ``tta="flip"``: each clip's probabilities are the mean of its own and its mirror image's
+    (:func:`mewb.train.augment.mirror`).
+    """
     device = torch.device(device)
     model.eval()
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                         worker_init_fn=configure_worker_threads if num_workers else None)
     probs, labels, indices = [], [], []
     for batch in loader:
+        inputs = _inputs(batch, model.modalities, device)
         with autocast(device, precision):
-            logits = model(_inputs(batch, model.modalities, device))
-        probs.append(torch.softmax(logits.float(), dim=1).cpu())
+            p = torch.softmax(model(inputs).float(), dim=1)
+            if tta == "flip":
+                p = (p + torch.softmax(model(mirror(inputs)).float(), dim=1)) / 2
+        probs.append(p.cpu())
         labels.append(batch["label"])
         indices.append(torch.as_tensor(batch["index"]))
     if not probs:
@@ -254,7 +261,8 @@ def train_fold(
         if select_on is not None:
             if config.recalibrate_bn:
                 recalibrate_batchnorm(model, train_set, device=device, batch_size=config.batch_size)
-            probs, labels, _ = predict(model, select_on, device=device, batch_size=config.eval_batch_size, precision=precision)
+            probs, labels, _ = predict(model, select_on, device=device, batch_size=config.eval_batch_size, precision=precision,
+                                       tta=config.tta)
             s = scores(labels, probs.argmax(1), num_classes)
             key = "val" if config.selection == "inner-val" else "test"
             record[f"{key}_uf1"], record[f"{key}_uar"], record[f"{key}_loss"] = (
@@ -288,7 +296,8 @@ def train_fold(
         recalibrate_batchnorm(model, train_set, device=device, batch_size=config.batch_size)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     if test_set is not None:
-        probs, labels, _ = predict(model, test_set, device=device, batch_size=config.eval_batch_size, precision=precision)
+        probs, labels, _ = predict(model, test_set, device=device, batch_size=config.eval_batch_size, precision=precision,
+                                   tta=config.tta)
     else:
         probs, labels = np.zeros((0, num_classes), np.float32), np.zeros(0, np.int64)
     return FoldOutcome(probs=probs, labels=labels, history=history, selected_epoch=selected, state_dict=state)

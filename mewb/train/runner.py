@@ -122,10 +122,15 @@ def run_experiment(experiment: Experiment, out: str | Path, *, execution: Execut
     """Train and test every unfinished fold of ``experiment`` into the run directory ``out``."""
     from mewb.device import resolve_device, resolve_precision
 
+    from mewb.train.pretrain import resolve_init
+
     execution = (execution or Execution()).resolved()
     device = resolve_device(execution.device)  # fails early when CUDA is asked for and missing
-    train = experiment.config.train
-    train = train.replace(precision=resolve_precision(train.precision, device))  # "auto" is recorded as what ran
+    c = experiment.config
+    train = c.train.replace(precision=resolve_precision(c.train.precision, device))  # "auto" is recorded as what ran
+    # a pretraining run to start from: checked, and recorded with its checksum and data
+    train = resolve_init(train, variant=c.variant, model_kwargs=c.model_kwargs, num_classes=c.num_classes,
+                         data_root=c.dataset.root)
     config = replace(experiment.config, execution=execution, train=train)
     experiment = replace(experiment, config=config)
     RunDir.check_create(out, config, resume=resume)  # an existing or different run fails before preprocessing
@@ -181,7 +186,7 @@ def _train_folds(experiment: Experiment, out: str | Path, execution: Execution, 
     try:
         for result in pool.run(run_fold, experiment.jobs(todo, execution), **live):
             run.write_fold(result.name, state_dict=result.state_dict, rows=result.rows, record=result.record(),
-                           selected_epoch=result.selected_epoch)
+                           selected_epoch=result.selected_epoch, members=result.members)
             if not result.logged:
                 for record in result.history:
                     say(f"{result.name}: epoch {record['epoch']}/{train.epochs} loss {record['loss']:.4f}")
@@ -288,8 +293,13 @@ def run_recipe(*, dataset: str | None, data_root: str | Path | None, out: str | 
                       class_names=class_names(dataset, samples))
     if protocol == "dataset-holdout":
         return run_holdout(samples, out=out, execution=execution, resume=resume, **experiment)
+    if protocol == "all-subjects":  # mewb pretrain: one model on every clip, nothing held out
+        from mewb.train.protocols import all_subjects_fold
+
+        return run_experiment(Experiment.create(samples, all_subjects_fold(samples), protocol=protocol, **experiment),
+                              out, execution=execution, resume=resume)
     if protocol != "loso":
-        raise ValueError(f"unknown protocol {protocol!r}; valid: loso, dataset-holdout")
+        raise ValueError(f"unknown protocol {protocol!r}; valid: loso, dataset-holdout, all-subjects")
     return run_loso(samples, out=out, execution=execution, resume=resume, folds=folds, **experiment)
 
 
