@@ -161,3 +161,24 @@ def test_pretrain_and_init_end_to_end_on_a_small_synthme(tmp_path, monkeypatch, 
     err = capsys.readouterr().err
     assert "its test subjects were seen in pretraining" in err and err.count("\n") == 1
     assert not (tmp_path / "runs/leaky").exists()
+
+
+def test_a_grid_is_chosen_on_training_subjects_then_refit_on_all_of_them():
+    from mewb.train.config import grid_points
+
+    assert grid_points("lr=0.001,0.0005; epochs=1,2") == [
+        {"lr": 0.001, "epochs": 1}, {"lr": 0.001, "epochs": 2}, {"lr": 0.0005, "epochs": 1}, {"lr": 0.0005, "epochs": 2}]
+    samples = toy_samples(4, 4)
+    job = _job(samples, grid="epochs=1,3; lr=0.0", selection="fixed")
+    assert job.val_samples and not {s.subject for s in job.val_samples} & {s.subject for s in job.test_samples}
+    result = run_fold(job)
+    tried = [r["setting"] for r in result.grid]
+    assert tried == [{"epochs": 1, "lr": 0.0}, {"epochs": 3, "lr": 0.0}]
+    best = max(result.grid, key=lambda r: r["val_uf1"])
+    assert len(result.history) == best["setting"]["epochs"]  # the final model trained with the chosen setting
+    assert "grid" in result.record()
+    for bad in ("lr", "momentum=0.9", "epochs=a,b", "lr="):
+        with pytest.raises(ValueError, match="grid"):
+            TrainConfig(grid=bad)
+    with pytest.raises(ValueError, match="needs selection 'fixed'"):
+        TrainConfig(grid="lr=0.001", selection="inner-val")

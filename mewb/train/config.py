@@ -66,6 +66,7 @@ class TrainConfig:
     eval_batch_size: int = 32  # batch size for validation and test predictions
     # Honest levers (none reads the test subject's labels; mewb.train.fold)
     ensemble: int = 1  # models per fold, seeds seed..seed+K-1; their class probabilities are averaged
+    grid: str = ""  # nested LOSO, e.g. "lr=0.0005,0.001; epochs=8,12": chosen per fold on training subjects only
     tta: str = "none"  # none | flip: average with the mirrored clip (flow u negated)
     # Pretraining (mewb pretrain; mewb.train.pretrain): every fold starts from this run's weights
     init: str = ""  # the pretraining run directory ("" = random initialisation)
@@ -81,6 +82,11 @@ class TrainConfig:
         _check_choice("tta", self.tta, TTAS)
         if self.ensemble < 1:
             raise ValueError(f"ensemble must be >= 1 models per fold, got {self.ensemble}")
+        if self.grid:
+            grid_points(self.grid)  # a malformed grid fails when the config is made
+            if self.selection != "fixed":
+                raise ValueError(f"grid search picks its settings on an inner validation split; it needs selection "
+                                 f"'fixed', not {self.selection!r} (put epochs in the grid instead)")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs} and {self.batch_size}")
         if not 0.0 < self.crop <= 1.0:
@@ -106,6 +112,34 @@ class TrainConfig:
 
     def replace(self, **changes) -> "TrainConfig":
         return replace(self, **changes)
+
+
+GRID_KEYS = {"lr": float, "weight_decay": float, "epochs": int, "batch_size": int, "focal_gamma": float}
+
+
+def grid_points(grid: str) -> list[dict]:
+    """The settings a ``train.grid`` string spans, in order: ``"lr=1e-3,5e-4; epochs=8,12"`` ->
+    ``[{"lr": 0.001, "epochs": 8}, {"lr": 0.001, "epochs": 12}, {"lr": 0.0005, "epochs": 8}, ...]``."""
+    import itertools
+
+    axes = []
+    for part in (p.strip() for p in grid.split(";")):
+        if not part:
+            continue
+        key, sep, values = part.partition("=")
+        key = key.strip()
+        if not sep or key not in GRID_KEYS:
+            raise ValueError(f"grid {grid!r}: {part!r} is not KEY=V1,V2 with KEY one of {', '.join(GRID_KEYS)}")
+        try:
+            parsed = [GRID_KEYS[key](v.strip()) for v in values.split(",") if v.strip()]
+        except ValueError:
+            raise ValueError(f"grid {grid!r}: the values of {key} must be {GRID_KEYS[key].__name__}s") from None
+        if not parsed:
+            raise ValueError(f"grid {grid!r}: no values for {key}")
+        axes.append([(key, v) for v in parsed])
+    if not axes:
+        raise ValueError(f"grid {grid!r} names no settings")
+    return [dict(combo) for combo in itertools.product(*axes)]
 
 
 def _check_choice(name: str, value: str, valid: tuple[str, ...]) -> None:

@@ -53,14 +53,18 @@ class FoldResult:
     val_subjects: list[str]
     logged: bool = False
     members: list[dict] = None  # an ensemble's other members' weights (state_dict is member 1's)
+    grid: list[dict] | None = None  # nested LOSO: each setting tried and its validation scores
 
     def record(self) -> dict:
         """What ``fold.json`` keeps of this fold (besides what the run directory adds)."""
         from datetime import datetime, timezone
 
-        return {"history": self.history, "seconds": self.seconds, "device": self.device, "threads": self.threads,
-                "train_subjects": self.train_subjects, "val_subjects": self.val_subjects,
-                "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        record = {"history": self.history, "seconds": self.seconds, "device": self.device, "threads": self.threads,
+                  "train_subjects": self.train_subjects, "val_subjects": self.val_subjects,
+                  "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        if self.grid is not None:
+            record["grid"] = self.grid
+        return record
 
 
 def clip_dataset(samples: Sequence[Sample], preprocess_config, modalities: Sequence[str], cache_dir: str | None = None):
@@ -96,7 +100,13 @@ def subject_key(sample: Sample) -> str:
 
 
 def run_fold(job: FoldJob, *, log_fn: Callable[[str], None] | None = None, progress: bool = False) -> FoldResult:
-    """Train and test one fold; pure function of ``job`` (seeded from its train config)."""
+    """Train and test one fold; pure function of ``job`` (seeded from its train config).
+
+    Levers, none of which reads a test label: ``train.grid`` (nested LOSO: each setting is trained
+    on the fold's fit subjects and scored on its inner validation subjects, then the best one is
+    trained on all the fold's training subjects), ``train.ensemble`` (K seeds, probabilities
+    averaged), ``train.tta`` (in :func:`mewb.train.loop.predict`) and ``train.init``.
+    """
     from mewb.data.preprocess import PreprocessConfig
     from mewb.device import configure_torch_threads
     from mewb.models import create_model
@@ -113,38 +123,57 @@ def run_fold(job: FoldJob, *, log_fn: Callable[[str], None] | None = None, progr
         initial = load_init(config)  # checked against init_sha256 in every worker
     factory = job.dataset_factory or clip_dataset
     cache_dir = job.execution.get("cache_dir")
-    sets: dict = {}
+    modalities = create_model(job.variant, num_classes=job.num_classes, **job.model_kwargs).modalities
+    datasets: dict[str, object] = {}
 
-    def make(samples, modalities):
-        return InMemory(factory(samples, preprocess, modalities, cache_dir)) if samples else None
+    def dataset(name: str, samples: list[Sample]):
+        """In-memory datasets shared by grid trials and ensemble members (each clip read once)."""
+        if name not in datasets:
+            datasets[name] = InMemory(factory(samples, preprocess, modalities, cache_dir)) if samples else None
+        return datasets[name]
 
     lines: list[str] = []
-    members = []
-    for member in range(config.ensemble):  # a seed ensemble: K models, probabilities averaged
-        member_config = config.replace(seed=config.seed + member)
+    say = log_fn or lines.append
+
+    def train(member_config: TrainConfig, train_samples: list[Sample], train_name: str, test_samples, test_name,
+              val_samples, desc: str):
         torch.manual_seed(member_config.seed)
         model = create_model(job.variant, num_classes=job.num_classes, **job.model_kwargs)
         if initial is not None:
             model.load_state_dict(initial)
-        if not sets:  # the datasets (and their in-memory items) are shared by the members
-            sets = {name: make(samples, model.modalities) for name, samples in
-                    (("train", job.train_samples), ("test", job.test_samples), ("val", job.val_samples))}
+        outcome = train_fold(
+            model, dataset(train_name, train_samples), [s.label for s in train_samples], config=member_config,
+            num_classes=job.num_classes, test_set=dataset(test_name, test_samples),
+            val_set=dataset("val", val_samples) if val_samples else None, flow_mode=preprocess.flow_mode,
+            device=job.execution.get("device", "auto"), loader_workers=job.execution.get("loader_workers", 0),
+            log_fn=say, progress=progress, desc=desc)
+        return outcome, model
+
+    train_samples, val_samples, grid_log = job.train_samples, job.val_samples, None
+    if config.grid:  # nested LOSO: the setting is chosen on training subjects only
+        from mewb.train.config import grid_points
+        from mewb.train.metrics import scores
+
+        grid_log = []
+        for point in grid_points(config.grid):
+            trial = config.replace(**point, grid="", ensemble=1)
+            outcome, _ = train(trial, job.train_samples, "train", job.val_samples, "val", [],
+                               f"{job.name} [grid {point}]")
+            s = scores([x.label for x in job.val_samples], outcome.preds, job.num_classes)
+            grid_log.append({"setting": point, "val_uf1": s["uf1"], "val_uar": s["uar"]})
+        best = max(grid_log, key=lambda r: r["val_uf1"] if r["val_uf1"] is not None else -1.0)  # the first on ties
+        say(f"{job.name}: grid chose {best['setting']} (validation UF1 {best['val_uf1']:.4f} on "
+            f"{len({subject_key(x) for x in job.val_samples})} training subjects)")
+        config = config.replace(**best["setting"], grid="")
+        train_samples, val_samples = job.train_samples + job.val_samples, []  # refit on every training subject
+
+    members, model = [], None
+    for member in range(config.ensemble):  # a seed ensemble: K models, probabilities averaged
         tag = job.name if config.ensemble == 1 else f"{job.name} [member {member + 1}/{config.ensemble}]"
-        members.append(train_fold(
-            model,
-            sets["train"],
-            [s.label for s in job.train_samples],
-            config=member_config,
-            num_classes=job.num_classes,
-            test_set=sets["test"],
-            val_set=sets["val"],
-            flow_mode=preprocess.flow_mode,
-            device=job.execution.get("device", "auto"),
-            loader_workers=job.execution.get("loader_workers", 0),
-            log_fn=log_fn or lines.append,
-            progress=progress,
-            desc=tag,
-        ))
+        outcome, model = train(config.replace(seed=config.seed + member), train_samples,
+                               "train" if train_samples is job.train_samples else "all", job.test_samples, "test",
+                               val_samples, tag)
+        members.append(outcome)
     outcome = members[0]
     if len(members) > 1:
         outcome = replace(outcome, probs=np.mean([m.probs for m in members], axis=0),
@@ -164,6 +193,7 @@ def run_fold(job: FoldJob, *, log_fn: Callable[[str], None] | None = None, progr
         selected_epoch=outcome.selected_epoch,
         state_dict=outcome.state_dict,
         members=[m.state_dict for m in members[1:]],
+        grid=grid_log,
         seconds=time.perf_counter() - started,
         device=str(next(model.parameters()).device),
         threads=threads,

@@ -76,8 +76,9 @@ def all_subjects_fold(samples: Sequence[Sample]) -> list[FoldSpec]:
 
 
 def with_validation(samples: Sequence[Sample], folds: list[FoldSpec], config: TrainConfig) -> list[FoldSpec]:
-    """Folds with an inner validation split of training subjects when ``selection='inner-val'``."""
-    if config.selection != "inner-val":
+    """Folds with an inner validation split of training subjects when ``selection='inner-val'``
+    or a ``grid`` is searched (nested LOSO)."""
+    if config.selection != "inner-val" and not config.grid:
         return folds
     from mewb.data.splits import inner_validation_split
 
