@@ -222,7 +222,7 @@ class SaliencyExplorer:
         except Exception as error:  # shown in the widget; the notebook keeps running
             self._current = None
             self.status.value = f"<b>cannot explain this clip with {self.method.value}:</b> {error}"
-            self.output.clear_output()
+            self._show(None)
             return
         volume = self._current.saliency["all"]  # (T, H, W)
         with self.frame.hold_trait_notifications():  # start at the frame the model used most
@@ -236,15 +236,25 @@ class SaliencyExplorer:
 
     def redraw(self) -> None:
         """Draw the current explanation at the chosen frame, modality and opacity (no recomputation)."""
-        from IPython.display import display
-
         if self._current is None or self.modality.value not in self._current.saliency:
             return
         figure = explorer_figure(self._current, frame=self.frame.value, modality=self.modality.value,
                                  opacity=self.opacity.value, class_names=self.explainer(self.run.value).class_names)
-        with self.output:
-            self.output.clear_output(wait=True)
-            display(figure)
+        self._show(figure)
+
+    def _show(self, figure=None) -> None:
+        """Put ``figure`` (or nothing) in the output area as one state update of the Output widget.
+
+        Not ``with self.output: display(...)``: that makes the frontend capture the cell's messages
+        into the widget, and nbclient (papermill) then sometimes missed the cell's end and waited
+        forever (the kernel idle), which hung a notebook run in CI for 70 minutes.
+        """
+        if figure is None:
+            self.output.outputs = ()
+            return
+        # the bundle display() would send: the selected plotly renderers (setup_notebook's), else plotly's mimetype
+        data = figure._repr_mimebundle_() or {"application/vnd.plotly.v1+json": figure.to_plotly_json()}
+        self.output.outputs = ({"output_type": "display_data", "data": data, "metadata": {}},)
 
 
 def saliency_gallery(run_dirs: Sequence[str | Path], *, method: str = "gradcam", clips_per_class: int = 2,
