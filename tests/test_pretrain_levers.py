@@ -182,3 +182,12 @@ def test_a_grid_is_chosen_on_training_subjects_then_refit_on_all_of_them():
             TrainConfig(grid=bad)
     with pytest.raises(ValueError, match="needs selection 'fixed'"):
         TrainConfig(grid="lr=0.001", selection="inner-val")
+
+
+def test_flip_tta_changes_predictions_only_never_the_training(tmp_path):
+    plain, flipped = _loso(tmp_path / "plain", epochs=2), _loso(tmp_path / "flip", epochs=2, tta="flip")
+    a, b = RunDir.open(plain.run_dir), RunDir.open(flipped.run_dir)
+    for fold in a.finished_folds():
+        sa, sb = a.load_state_dict(fold), b.load_state_dict(fold)
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert not np.allclose(plain.predictions["prob_0"], flipped.predictions["prob_0"])
