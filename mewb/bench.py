@@ -287,52 +287,29 @@ def demo_folds(config: BenchConfig, *, progress: bool = True) -> dict:
     return out
 
 
-COMPOSITE_COUNTS = (250, 109, 83)  # MEGC2019 composite: negative, positive, surprise clips
-COMPOSITE_SUBJECTS = 68
-
-
-def composite_subset(samples: list, counts: tuple[int, ...]) -> list:
-    """Exactly ``counts[k]`` samples of each class, taken round-robin over subjects (every subject keeps clips)."""
-    by_class: dict[int, dict[str, list]] = {}
-    for s in samples:
-        by_class.setdefault(s.label, {}).setdefault(s.subject, []).append(s)
-    chosen = []
-    for label, wanted in enumerate(counts):
-        queues = [list(v) for _, v in sorted(by_class.get(label, {}).items())]
-        picked = []
-        while len(picked) < wanted and any(queues):
-            for queue in queues:
-                if queue and len(picked) < wanted:
-                    picked.append(queue.pop(0))
-        if len(picked) < wanted:
-            raise ValueError(f"only {len(picked)} clips of class {label}; {wanted} wanted")
-        chosen += picked
-    return sorted(chosen, key=lambda s: s.key)
-
-
 def composite_workload(config: BenchConfig, *, progress: bool = True) -> dict:
-    """The composite-sized job of issue #15: SynthME with 68 subjects in the composite's class balance
-    (250/109/83 = 442 clips), exported as 28x28 onset-apex flow images, then ``flow_only`` LOSO with
-    the ``composite-flowimages`` recipe, once per precision (fp32 and this machine's ``auto``) in the
-    same run. Smoke (``--quick``): 6 subjects, 1 epoch."""
+    """The composite-sized job of issue #15: the composite-shaped SynthME (``mewb synth --preset
+    composite``: 68 subjects in three parts like SMIC, CASME II and SAMM, 250/109/83 = 442 clips),
+    exported as 28x28 onset-apex flow images, then ``flow_only`` LOSO with the
+    ``composite-flowimages`` recipe, once per precision (fp32 and this machine's ``auto``) in the
+    same run. Smoke (``--quick``): the same three parts at 7% (6 subjects), 1 epoch."""
     from mewb.data.cache import PreprocessCache
     from mewb.data.export import export_flowimages
     from mewb.data.labels import MEGC3_CLASSES
     from mewb.data.readers import read_dataset
     from mewb.device import resolve_precision
-    from mewb.synth import SynthConfig, generate_dataset
+    from mewb.synth.presets import generate_composite
     from mewb.train.runner import run_recipe
 
-    subjects = 6 if config.smoke else COMPOSITE_SUBJECTS
-    counts = tuple(max(1, round(c * subjects / COMPOSITE_SUBJECTS)) for c in COMPOSITE_COUNTS)
     overrides = ["train.epochs=1"] if config.smoke else []
     precisions = list(dict.fromkeys(resolve_precision(p, "cpu") for p in config.precisions))
-    out: dict = {"subjects": subjects, "counts": list(counts), "recipe": "composite-flowimages", "runs": {}}
+    out: dict = {"recipe": "composite-flowimages", "runs": {}}
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        root = generate_dataset(Path(tmp) / "synth", SynthConfig(subjects=subjects, clips_per_subject=8,
-                                                                 balance="composite", seed=0))
-        samples = composite_subset(read_dataset("synth", root)[0], counts)
+        root = generate_composite(Path(tmp) / "synth", seed=0, scale=0.07 if config.smoke else 1.0)
+        samples = read_dataset("synth", root)[0]
+        out["subjects"] = len({(s.dataset, s.subject) for s in samples})
+        out["counts"] = [sum(s.label == k for s in samples) for k in range(len(MEGC3_CLASSES))]
         cache = PreprocessCache(Path(tmp) / "cache")
         export_flowimages(samples, Path(tmp) / "flow28", dataset="synth", class_names=MEGC3_CLASSES, cache=cache)
         out["generate_and_export_s"] = time.perf_counter() - start
