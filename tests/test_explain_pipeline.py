@@ -103,6 +103,14 @@ def test_score_runs_gives_one_row_per_clip_and_method_and_a_table(run_dir):
     expected = scores.groupby(["method", "variant"])["energy_share"].std().to_numpy()
     np.testing.assert_allclose(table["energy_share_sd"].to_numpy(), expected)
     assert (table["pointing_sd"] >= 0).all()
+    # each row also says where on the face its energy went, by the clip's class
+    from mewb.explain.regions import FACE_REGIONS, region_table
+
+    shares = scores[[f"share_{r}" for r in (*FACE_REGIONS, "other")]]
+    np.testing.assert_allclose(shares.sum(axis=1), 1.0, atol=1e-6)
+    assert set(scores["landmarks"]) == {"synthme"} and set(scores["class"]) <= {"negative", "positive", "surprise"}
+    regions = region_table(scores)
+    assert len(regions) == len(scores.groupby(["variant", "method", "class"])) and regions["clips"].sum() == len(scores)
 
 
 def test_each_sample_is_scored_and_embedded_by_its_own_fold_model(synth):

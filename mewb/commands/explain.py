@@ -44,6 +44,10 @@ def run(args: argparse.Namespace) -> int:
     if args.scores is not None:
         scores.to_csv(args.scores, index=False)
     print(localisation_table(scores).to_string(index=False, float_format="%.3f"))
+    from mewb.explain.regions import region_table
+
+    print("\nshare of map energy per facial region (landmarks: synthme = the rendered face, template = average proportions)")
+    print(region_table(scores).to_string(index=False, float_format="%.3f"))
     if args.robustness:
         from mewb.explain.robustness import run_robustness
 

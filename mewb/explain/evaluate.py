@@ -32,6 +32,7 @@ from mewb.explain.localisation import (
     localisation_scores,
     region_volume,
 )
+from mewb.explain.regions import face_regions, region_masks, region_shares
 from mewb.explain.volume import saliency_volume
 
 DEFAULT_METHODS = ("saliency", "integrated_gradients", "gradcam", "guided_gradcam", "occlusion", "attention")
@@ -63,8 +64,12 @@ def score_clip(
     deletion: bool = True,
     n_random: int = 3,
     seed: int = 0,
+    face_masks: Mapping[str, np.ndarray] | None = None,
 ) -> list[dict]:
     """One row per method for one clip: localisation scores, deletion AUCs and the seconds taken.
+
+    ``face_masks`` (:func:`mewb.explain.regions.region_masks`, ``(H, W)`` each) add the map's
+    energy share per facial region as ``share_<region>`` columns (and ``share_other``).
 
     ``inputs`` has a batch of 1; ``gt`` is :func:`~mewb.explain.localisation.ground_truth`.
     Localisation columns score ``region``; each of ``extra_regions`` adds the same columns with
@@ -98,6 +103,8 @@ def score_clip(
         row = {"method": method, "target": target, "prob": float(probs[target]), "seconds": seconds}
         for suffix, mask in regions.items():
             row.update({f"{k}{suffix}": v for k, v in localisation_scores(volume, mask, seed=seed).items()})
+        if face_masks is not None:
+            row.update({f"share_{k}": v for k, v in region_shares(volume, face_masks).items()})
         if deletion:
             curve = deletion_curve(adapter, inputs, volume, target=target, fractions=fractions, seed=seed)
             row["deletion_auc"] = curve_auc(fractions, curve)
@@ -150,12 +157,16 @@ def score_fold_models(
         if key != current:
             adapter, current = prepare(fold_models[key]), key
         inputs = ClipPipeline(config, adapter.modalities, cache).inputs(sample)
-        gt = ground_truth(sample, config, size=tuple(next(iter(inputs.values())).shape[3:]))
+        size = tuple(next(iter(inputs.values())).shape[3:])
+        gt = ground_truth(sample, config, size=size)
+        landmarks, source = face_regions(sample, size[0])
+        masks = region_masks(landmarks, size)
         # Each clip its own random maps and deletion orders (the same for every variant and method):
         # one seed for all would score every clip against the same 20 random peaks.
-        for row in score_clip(adapter, inputs, gt, seed=base_seed + 1000 * index, **score_options):
+        for row in score_clip(adapter, inputs, gt, seed=base_seed + 1000 * index, face_masks=masks, **score_options):
             rows.append(
-                {"variant": variant, "fold": key, "subject": sample.subject, "clip": sample.clip, "label": sample.label, **row}
+                {"variant": variant, "fold": key, "subject": sample.subject, "clip": sample.clip, "label": sample.label,
+                 "landmarks": source, **row}
             )
     return pd.DataFrame(rows)
 
@@ -177,18 +188,20 @@ def score_runs(
     for run_dir in run_dirs:
         run = RunDir.open(run_dir)
         samples = run_samples(run, data_root)
-        frames.append(
-            score_fold_models(
-                FoldModels(run),
-                samples,
-                run.preprocess,
-                variant=run.variant,
-                cache=cache,
-                clips_per_subject=clips_per_subject,
-                progress=progress,
-                **score_options,
-            )
+        frame = score_fold_models(
+            FoldModels(run),
+            samples,
+            run.preprocess,
+            variant=run.variant,
+            cache=cache,
+            clips_per_subject=clips_per_subject,
+            progress=progress,
+            **score_options,
         )
+        if not frame.empty:
+            names = run.class_names
+            frame.insert(frame.columns.get_loc("label") + 1, "class", [names[int(k)] for k in frame["label"]])
+        frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
