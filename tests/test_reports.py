@@ -247,3 +247,30 @@ def test_scores_are_rounded_to_what_the_clip_count_supports():
     assert score_decimals(96) == 2 and score_decimals(442) == 2 and score_decimals(10_000) == 3
     assert score_decimals(9) == 1  # +-0.17: one decimal is already generous
     assert score_format(pd.DataFrame({"n": [96, 480], "UF1": [0.9, 0.8]})) == "{:.2f}"
+
+
+def test_the_ablation_sentences_follow_the_numbers():
+    import pandas as pd
+
+    from mewb.reports.runs import ablation_findings
+
+    def table(scores: dict, n: int = 96):
+        return pd.DataFrame([{"variant": v, "selection": "fixed epochs", "dataset": "synth", "n": n, "accuracy": u,
+                              "UF1": u, "UAR": u} for v, u in scores.items()])
+
+    lines = ablation_findings(table({"baseline": 0.30, "improved": 0.31, "flow_only": 0.95, "dual": 0.90, "full": 0.93}))
+    text = " ".join(lines)
+    assert "Highest UF1: flow_only (0.95); lowest: baseline (0.30)" in text
+    assert "At chance level" in text and "baseline (0.30)" in text and "improved (0.31)" in text
+    assert "optical-flow stream (improved -> dual) changes UF1 by +0.590" in text and "a gain" in text
+    assert "CASANet attention and EVM magnification (dual -> full) changes UF1 by +0.030" in text
+    assert "within what the clips can resolve" in text  # 0.03 < 0.5 / sqrt(96)
+    # other numbers, other sentences
+    lines = ablation_findings(table({"baseline": 0.70, "improved": 0.85, "flow_only": 0.90, "dual": 0.60, "full": 0.62},
+                                    n=10000))
+    text = " ".join(lines)
+    assert "At chance level" not in text and "Highest UF1: flow_only (0.900)" in text
+    assert "the frames stream (flow_only -> dual) changes UF1 by -0.300" in text and "a loss" in text
+    leaky = table({"full [leaky]": 0.9, "full": 0.8})
+    leaky.loc[0, "selection"] = "test-selected (leaky)"
+    assert any("optimistic by construction" in line for line in ablation_findings(leaky))

@@ -105,6 +105,68 @@ def score_format(table: pd.DataFrame) -> str:
     return "{:.%df}" % score_decimals(n)
 
 
+# (variant with the part, variant without it, what the part is) for the ablation sentences
+ABLATION_STEPS = (
+    ("improved", "baseline", "the improved backbone (grouped convolutions, shuffle, MSCAF) on frames"),
+    ("dual", "improved", "the optical-flow stream"),
+    ("dual", "flow_only", "the frames stream"),
+    ("full", "dual", "CASANet attention and EVM magnification"),
+)
+
+
+def ablation_findings(table: pd.DataFrame, *, num_classes: int = 3) -> list[str]:
+    """Sentences that say what an :func:`ablation_table` shows, computed from its pooled rows.
+
+    Every figure comes from the table and every judgement from a rule: a score is "at chance"
+    when it is within two standard errors (``0.5 / sqrt(n)``, the largest SE of a proportion
+    over ``n`` clips) of ``1 / num_classes``; a difference smaller than that is "within what the
+    clips can resolve". Nothing here would still be printed if the numbers changed.
+    """
+    if table.empty:
+        return ["No finished runs to compare."]
+    pooled = table.groupby("variant", sort=False).head(1).set_index("variant")  # the "all" slice comes first
+    n = int(pooled["n"].min())
+    se = 0.5 / math.sqrt(max(n, 1))
+    fmt = "{:.%df}" % score_decimals(n)
+    uf1 = pooled["UF1"].astype(float)
+    out = []
+    best, worst = uf1.idxmax(), uf1.idxmin()
+    if best == worst:
+        out.append(f"{best} scores UF1 {fmt.format(uf1[best])} over {n} test clips.")
+    else:
+        out.append(f"Highest UF1: {best} ({fmt.format(uf1[best])}); lowest: {worst} ({fmt.format(uf1[worst])}), "
+                   f"over {n} test clips each (one standard error is at most {se:.2f}).")
+    chance = 1.0 / num_classes
+    at_chance = [v for v in uf1.index if abs(uf1[v] - chance) <= 2 * se]
+    if at_chance:
+        listed = ", ".join(f"{v} ({fmt.format(uf1[v])})" for v in at_chance)
+        out.append(f"At chance level (UF1 within two standard errors of {chance:.2f}): {listed}.")
+    ranked = uf1.sort_values(ascending=False)
+    if len(ranked) > 1 and ranked.iloc[0] - ranked.iloc[1] <= se:
+        out.append(f"{ranked.index[0]} and {ranked.index[1]} differ by {ranked.iloc[0] - ranked.iloc[1]:.3f}, within "
+                   f"what {n} clips can resolve: the ranking of the top two is not established by this run.")
+    base_names = {v.split(" ")[0]: v for v in uf1.index}  # labels may carry a suffix ("full (seed 1)")
+    for with_part, without, what in ABLATION_STEPS:
+        if with_part in base_names and without in base_names:
+            a, b = uf1[base_names[with_part]], uf1[base_names[without]]
+            d = a - b
+            verdict = "within what the clips can resolve" if abs(d) <= se else ("a gain" if d > 0 else "a loss")
+            out.append(f"Adding {what} ({without} -> {with_part}) changes UF1 by {d:+.3f} "
+                       f"({fmt.format(b)} -> {fmt.format(a)}): {verdict}.")
+    leaky = [v for v in pooled.index if "leaky" in str(pooled.loc[v, "selection"])]
+    if leaky:
+        out.append(f"{', '.join(leaky)} chose each fold's epoch on its test subject: optimistic by construction, "
+                   "not comparable with the other rows.")
+    return out
+
+
+def findings_markdown(table: pd.DataFrame, *, num_classes: int = 3):
+    """:func:`ablation_findings` as a Markdown bullet list (a display object for notebooks)."""
+    from IPython.display import Markdown
+
+    return Markdown("\n".join(f"- {line}" for line in ablation_findings(table, num_classes=num_classes)))
+
+
 def ablation_table_html(runs: Iterable) -> str:
     """:func:`ablation_table` as a plain HTML table, rounded to what its clip count supports, for
     the report index."""
