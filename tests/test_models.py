@@ -118,6 +118,22 @@ def test_attention_maps_have_the_right_shapes_and_range():
         create_model("dual").attention_maps()
 
 
+def test_casanet_in_stage_3_attends_at_twice_the_resolution_and_stage_4_stays_the_default():
+    paper, finer = create_model("full").eval(), create_model("full", casanet_stage=3).eval()
+    inputs = make_inputs(paper, 1, 4, 64, 64, flow_frames=3)
+    with torch.no_grad():
+        paper(inputs), finer(inputs)
+    assert paper.attention_maps()["spatial_time"].shape[-2:] == (4, 4)  # 64 px / 16
+    assert finer.attention_maps()["spatial_time"].shape[-2:] == (8, 8)  # 64 px / 8
+    assert finer.attention_maps()["channel_time"].shape[1] == 256  # stage 3's width
+    from mewb.explain import attention_maps
+
+    volume = attention_maps(finer, inputs)
+    assert next(iter(volume.values())).shape[-2:] == (64, 64)  # upsampled to the clip like the paper's
+    with pytest.raises(ValueError, match="casanet_stage must be in the shared trunk, stages 3-4"):
+        create_model("full", casanet_stage=2)
+
+
 def test_casanet_block_alone_keeps_shape_and_exposes_maps():
     block = CASANet(64)
     x = torch.randn(3, 64, 5, 7, 9)

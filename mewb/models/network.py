@@ -3,7 +3,8 @@
 One stream per input modality (``"frames"``, ``"flow"``) runs the stem and the stages up to
 ``fusion_stage``; the streams are fused (L2 normalisation + concatenation, see ``fusion.py``) and
 the remaining stages are shared. MSCAF sits between stages 3 and 4, CASANet in stage 4's last
-block. With one modality, no groups, no MSCAF and no CASANet this is exactly a dense R3D-18.
+block (the paper's placement; ``casanet_stage=3`` puts it in stage 3's last block instead, where
+its spatial map has twice the resolution: input side / 8 instead of / 16). With one modality, no groups, no MSCAF and no CASANet this is exactly a dense R3D-18.
 
 Why fuse after stage 2 by default: stages 1-2 see high resolution, where appearance (texture,
 shape) and motion (flow) features still differ in kind, so each modality gets its own filters;
@@ -46,7 +47,8 @@ class MicroExpressionNet(nn.Module):
         in_channels: int = 3,  # channels of every input: frames RGB/grey x3, flow (u, v, strain)
         groups: int = 1,  # groups of every block's 3x3x3 convolutions (1 = dense R3D-18)
         mscaf: bool = False,  # MSCAF between stages 3 and 4
-        casanet: bool = False,  # CASANet in stage 4's last block
+        casanet: bool = False,  # CASANet in the last block of stage `casanet_stage`
+        casanet_stage: int = 4,  # 4: the paper's placement (at 32 px input its map is 2x2, at 64 px 4x4); 3: twice as fine
         fusion_stage: int = 2,  # streams are separate up to and including this stage (1-3)
         dropout: float = 0.0,  # before the classifier
         mscaf_rates: tuple[int, ...] = (1, 2, 3),  # spatial dilations of MSCAF's branches
@@ -57,6 +59,9 @@ class MicroExpressionNet(nn.Module):
             raise ValueError(f"modalities must be a non-empty subset of {MODALITIES}, got {tuple(modalities)}")
         if fusion_stage not in (1, 2, 3):
             raise ValueError(f"fusion_stage must be 1, 2 or 3, got {fusion_stage}")
+        if casanet and not fusion_stage < casanet_stage <= 4:
+            raise ValueError(f"casanet_stage must be in the shared trunk, stages {fusion_stage + 1}-4 "
+                             f"(fusion_stage={fusion_stage}), got {casanet_stage}")
         self.modalities = tuple(modalities)
         self.in_channels = in_channels
         self.num_classes = num_classes
@@ -79,7 +84,7 @@ class MicroExpressionNet(nn.Module):
         for index in range(fusion_stage + 1, 5):
             if index == 4 and mscaf:
                 trunk.append(MSCAF(channels, rates=mscaf_rates, groups=max(groups, 1)))
-            attention = partial(CASANet) if (index == 4 and casanet) else None
+            attention = partial(CASANet) if (index == casanet_stage and casanet) else None
             trunk.append(make_stage(index, channels, WIDTHS[index - 1], groups=groups, attention=attention))
             channels = WIDTHS[index - 1]
         self.trunk = nn.Sequential(*trunk)
@@ -122,8 +127,9 @@ class MicroExpressionNet(nn.Module):
     def attention_maps(self) -> dict[str, torch.Tensor]:
         """CASANet's maps from the last forward pass, in [0, 1].
 
-        Returns ``{"channel_time": (N, C, T'), "spatial_time": (N, T', H', W')}`` at stage 4's
-        resolution (upsample to the clip with ``mewb.explain``).
+        Returns ``{"channel_time": (N, C, T'), "spatial_time": (N, T', H', W')}`` at the
+        resolution of the stage CASANet sits in (``casanet_stage``: side / 16 in stage 4, / 8 in
+        stage 3; upsample to the clip with ``mewb.explain``).
         """
         modules = self.attention_modules()
         if not modules:
