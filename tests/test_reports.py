@@ -262,15 +262,17 @@ def test_the_ablation_sentences_follow_the_numbers():
     text = " ".join(lines)
     assert "Highest UF1: flow_only (0.95); lowest: baseline (0.30)" in text
     assert "At chance level" in text and "baseline (0.30)" in text and "improved (0.31)" in text
-    assert "optical-flow stream (improved -> dual) changes UF1 by +0.590" in text and "a gain" in text
-    assert "CASANet attention and EVM magnification (dual -> full) changes UF1 by +0.030" in text
-    assert "within what the clips can resolve" in text  # 0.03 < 0.5 / sqrt(96)
+    assert "optical-flow stream (improved -> dual) changes UF1 by +0.59" in text and "a gain" in text
+    assert "CASANet attention and EVM magnification (dual -> full) changes UF1 by +0.03" in text
+    assert "within what the clips can resolve (+-0.14)" in text  # 0.03 < 2 sqrt(2) 0.5 / sqrt(96)
+    assert "flow_only and full differ by +0.02" in text
     # other numbers, other sentences
     lines = ablation_findings(table({"baseline": 0.70, "improved": 0.85, "flow_only": 0.90, "dual": 0.60, "full": 0.62},
                                     n=10000))
     text = " ".join(lines)
     assert "At chance level" not in text and "Highest UF1: flow_only (0.900)" in text
     assert "the frames stream (flow_only -> dual) changes UF1 by -0.300" in text and "a loss" in text
+    assert "differ by" not in text
     leaky = table({"full [leaky]": 0.9, "full": 0.8})
     leaky.loc[0, "selection"] = "test-selected (leaky)"
     assert any("optimistic by construction" in line for line in ablation_findings(leaky))

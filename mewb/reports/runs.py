@@ -118,9 +118,10 @@ def ablation_findings(table: pd.DataFrame, *, num_classes: int = 3) -> list[str]
     """Sentences that say what an :func:`ablation_table` shows, computed from its pooled rows.
 
     Every figure comes from the table and every judgement from a rule: a score is "at chance"
-    when it is within two standard errors (``0.5 / sqrt(n)``, the largest SE of a proportion
-    over ``n`` clips) of ``1 / num_classes``; a difference smaller than that is "within what the
-    clips can resolve". Nothing here would still be printed if the numbers changed.
+    when it is within two standard errors (``se = 0.5 / sqrt(n)``, the largest SE of a proportion
+    over ``n`` clips) of ``1 / num_classes``; a difference between two variants is "within what
+    the clips can resolve" when it is within two standard errors of a difference
+    (``2 * sqrt(2) * se``). Nothing here would still be printed if the numbers changed.
     """
     if table.empty:
         return ["No finished runs to compare."]
@@ -128,6 +129,8 @@ def ablation_findings(table: pd.DataFrame, *, num_classes: int = 3) -> list[str]
     n = int(pooled["n"].min())
     se = 0.5 / math.sqrt(max(n, 1))
     fmt = "{:.%df}" % score_decimals(n)
+    signed = "{:+.%df}" % score_decimals(n)
+    resolvable = 2 * math.sqrt(2) * se  # two standard errors of a difference of two scores
     uf1 = pooled["UF1"].astype(float)
     out = []
     best, worst = uf1.idxmax(), uf1.idxmin()
@@ -142,16 +145,17 @@ def ablation_findings(table: pd.DataFrame, *, num_classes: int = 3) -> list[str]
         listed = ", ".join(f"{v} ({fmt.format(uf1[v])})" for v in at_chance)
         out.append(f"At chance level (UF1 within two standard errors of {chance:.2f}): {listed}.")
     ranked = uf1.sort_values(ascending=False)
-    if len(ranked) > 1 and ranked.iloc[0] - ranked.iloc[1] <= se:
-        out.append(f"{ranked.index[0]} and {ranked.index[1]} differ by {ranked.iloc[0] - ranked.iloc[1]:.3f}, within "
+    if len(ranked) > 1 and ranked.iloc[0] - ranked.iloc[1] <= resolvable:
+        out.append(f"{ranked.index[0]} and {ranked.index[1]} differ by {signed.format(ranked.iloc[0] - ranked.iloc[1])}, within "
                    f"what {n} clips can resolve: the ranking of the top two is not established by this run.")
     base_names = {v.split(" ")[0]: v for v in uf1.index}  # labels may carry a suffix ("full (seed 1)")
     for with_part, without, what in ABLATION_STEPS:
         if with_part in base_names and without in base_names:
             a, b = uf1[base_names[with_part]], uf1[base_names[without]]
             d = a - b
-            verdict = "within what the clips can resolve" if abs(d) <= se else ("a gain" if d > 0 else "a loss")
-            out.append(f"Adding {what} ({without} -> {with_part}) changes UF1 by {d:+.3f} "
+            verdict = (f"within what the clips can resolve (+-{resolvable:.2f})" if abs(d) <= resolvable
+                       else ("a gain" if d > 0 else "a loss"))
+            out.append(f"Adding {what} ({without} -> {with_part}) changes UF1 by {signed.format(d)} "
                        f"({fmt.format(b)} -> {fmt.format(a)}): {verdict}.")
     leaky = [v for v in pooled.index if "leaky" in str(pooled.loc[v, "selection"])]
     if leaky:
