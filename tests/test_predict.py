@@ -229,3 +229,26 @@ def test_a_held_expression_is_a_finding_with_its_page_not_an_error(work, tmp_pat
     page = (out / "report.html").read_text()
     assert "No micro-expression interval spotted" in page and "threshold" in page
     assert all(c["reason"] in page for c in data["rejected"])
+
+
+def test_faces_on_the_page_are_cut_from_the_recording_not_upscaled_from_the_model_input(tmp_path):
+    import cv2
+
+    from mewb.data.pipeline import ClipPipeline
+    from mewb.data.preprocess import PreprocessConfig
+    from mewb.data.readers import read_dataset
+    from mewb.explain.volume import upscale_faces
+    from mewb.predict.core import display_faces
+    from mewb.synth import SynthConfig, generate_dataset
+
+    root = generate_dataset(tmp_path / "s", SynthConfig(subjects=1, clips_per_subject=1, size=128, workers=1))
+    sample = read_dataset("synth", root)[0][0]
+    config = PreprocessConfig(clip_length=2, size=32, sampling="onset_apex", evm=True)
+    shown = display_faces(sample, config)
+    model_input = ClipPipeline(config, ("frames",), None).arrays(sample)["frames"]
+    assert shown.shape == (2, 160, 160, 3) and model_input.shape[:3] == (2, 32, 32)
+
+    def sharpness(faces):
+        return float(np.mean([cv2.Laplacian(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var() for f in faces]))
+
+    assert sharpness(shown) > 2 * sharpness(upscale_faces(model_input))

@@ -297,6 +297,19 @@ def saliency_for(model: RunModel, inputs: dict, target: int, method: str) -> np.
     return np.mean(volumes, axis=0)
 
 
+def display_faces(sample: Sample, config) -> np.ndarray:
+    """The frames the model saw, cropped from the recording at display size: ``(T, S, S, 3)`` uint8.
+
+    The same alignment (face found on the onset frame) and the same sampled frames as the model's
+    input, but cut from the original frames at :data:`mewb.explain.DISPLAY_SIDE` pixels instead
+    of the model's ``size``, without EVM: a reader sees the real face, not an upscaled 32-px crop.
+    """
+    from mewb.data.pipeline import ClipPipeline
+    from mewb.explain.volume import DISPLAY_SIDE
+
+    return ClipPipeline(replace(config, size=max(DISPLAY_SIDE, config.size), evm=False), ("frames",)).arrays(sample)["frames"]
+
+
 def analyse(recording: Recording, interval: Interval, model: RunModel, *, saliency: str | None = "gradcam") -> Analysis:
     """Classify one interval with the run's preprocessing, and explain the predicted class."""
     from mewb.data.pipeline import ClipPipeline
@@ -315,9 +328,9 @@ def analyse(recording: Recording, interval: Interval, model: RunModel, *, salien
     inputs = ClipPipeline.to_tensors(arrays, batch=True)  # frames (1, 3, T, H, W), flow (1, 3, T', H, W)
     probs = model.probabilities(inputs)[0]  # (K,)
     shown = None
-    if saliency:  # drawn at display resolution: the face upscaled, the map bilinearly onto it
+    if saliency:  # drawn at display resolution: the face cropped again from the recording, the map bilinearly onto it
         volume = saliency_for(model, inputs, int(np.argmax(probs)), saliency)  # (T, H, W)
-        clip, shown = display_overlay(clip, volume)
+        clip, shown = display_overlay(display_faces(sample, config), volume)
     return Analysis(interval, probs, clip, shown, _clip_labels(sample, recording, config), saliency or "",
                     time.perf_counter() - started)
 
