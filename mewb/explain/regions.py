@@ -18,7 +18,6 @@ one, so the regions never overlap and the shares add up to 1 with ``other``. Lan
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import fields, replace
 from functools import lru_cache
@@ -79,10 +78,12 @@ def template_regions(size: int) -> FaceRegions:
 def _synth_regions(root: str, subject: str) -> FaceRegions | None:
     from mewb.synth.generator import SynthConfig, _subject_face
 
+    from mewb.data.common import DatasetError
+    from mewb.data.synth import read_manifest
+
     try:
-        manifest = json.loads((Path(root) / "manifest.json").read_text())
-        values = dict(manifest["config"])
-    except (OSError, ValueError, KeyError):
+        values = dict(read_manifest(Path(root))["config"])
+    except (DatasetError, OSError, KeyError):
         return None
     if values.get("photos"):
         return None  # a photo's landmarks come from its cascade detection: not rebuilt here

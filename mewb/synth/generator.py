@@ -372,9 +372,7 @@ def generate_dataset(out: str | Path, config: SynthConfig | None = None) -> Path
     config = config or SynthConfig()
     config.validate()
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise OutputExistsError(f"{out} already exists and is not empty; SynthME does not overwrite, "
-                                "choose a new folder")
+    check_new_output(out)
     faces = [_subject_face(config, s) for s in range(config.subjects)]  # fails early on a bad photo
     labels = _assign_labels(config)
     out.mkdir(parents=True, exist_ok=True)
@@ -413,6 +411,13 @@ def generate_dataset(out: str | Path, config: SynthConfig | None = None) -> Path
     }
     (out / "manifest.json").write_text(jsonio.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return out
+
+
+def check_new_output(out: Path) -> None:
+    """Refuse (``OutputExistsError``) a SynthME output that exists and is a file or a non-empty folder."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise OutputExistsError(f"{out} already exists and is not empty; SynthME does not overwrite, "
+                                "choose a new folder")
 
 
 def _make_xlsx_deterministic(path: Path) -> None:

@@ -33,7 +33,7 @@ import dataclasses
 from pathlib import Path
 
 from mewb import jsonio
-from mewb.synth.generator import GENERATOR_VERSION, OutputExistsError, SynthConfig, generate_dataset
+from mewb.synth.generator import GENERATOR_VERSION, SynthConfig, check_new_output, generate_dataset
 
 PRESETS = ("default", "composite")
 PART_SEED_STRIDE = 1_000_003  # part seeds never meet the small seeds people type
@@ -86,8 +86,7 @@ def generate_composite(out: str | Path, seed: int = 0, *, shift: bool = False, s
     Refuses a non-empty ``out`` (:class:`~mewb.synth.generator.OutputExistsError`).
     """
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise OutputExistsError(f"{out} already exists and is not empty; SynthME does not overwrite, choose a new folder")
+    check_new_output(out)
     configs = composite_configs(seed, shift=shift, scale=scale, workers=workers)
     for config in configs.values():
         config.validate()
@@ -108,13 +107,14 @@ def generate_composite(out: str | Path, seed: int = 0, *, shift: bool = False, s
 
 def identity_seeds(root: str | Path) -> set[int]:
     """The generator seeds of a SynthME folder (one, or one per composite part); empty if not SynthME."""
-    import json
+    from mewb.data.common import DatasetError
+    from mewb.data.synth import read_manifest
 
-    path = Path(root) / "manifest.json"
     try:
-        manifest = json.loads(path.read_text())
-    except (OSError, ValueError):
+        manifest = read_manifest(Path(root))
+    except (DatasetError, OSError):
         return set()
     if "parts" in manifest:
         return {int(p["seed"]) for p in manifest["parts"].values()}
-    return {int(manifest["seed"])} if "seed" in manifest and manifest.get("config", {}).get("photos") in (None, []) else set()
+    procedural = not manifest.get("config", {}).get("photos")  # photos are identities of their own
+    return {int(manifest["seed"])} if "seed" in manifest and procedural else set()
