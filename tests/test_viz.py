@@ -106,3 +106,35 @@ def test_robustness_figure_one_panel_per_perturbation_one_line_per_variant():
     assert len(fig.data) == 4  # 2 variants x 2 panels
     assert list(fig.data[0].x) == [0, 1, 2]  # starts from the clean row
     assert [t.showlegend for t in fig.data] == [True, False, True, False]
+
+
+def _decode(uri: str) -> np.ndarray:
+    import base64
+
+    import cv2
+
+    header, payload = uri.split(",", 1)
+    bgr = cv2.imdecode(np.frombuffer(base64.b64decode(payload), np.uint8), cv2.IMREAD_UNCHANGED)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def test_pictures_travel_as_lossless_png_not_as_numbers():
+    from mewb.viz.images import data_uri, image_trace
+
+    rng = np.random.default_rng(0)
+    face = np.zeros((160, 160, 3), np.uint8)
+    face[40:120, 30:130] = rng.integers(0, 255, (80, 100, 3), dtype=np.uint8)  # a detailed patch on a flat ground
+    trace = image_trace(face)
+    assert trace.source.startswith("data:image/png;base64,") and trace.z is None
+    assert np.array_equal(_decode(trace.source), face)  # lossless: the page shows the exact pixels
+    numbers = go.Image(z=face).to_plotly_json()
+    assert len(trace.source) < len(str(numbers["z"].tolist())) / 3
+    assert _decode(data_uri(face, fmt="jpeg")).shape == face.shape
+    with pytest.raises(ValueError, match="uint8 image"):
+        data_uri(np.zeros((4, 4, 2), np.uint8))
+
+
+def test_saliency_slider_frames_carry_each_steps_picture():
+    overlays = np.stack([np.full((8, 8, 3), 20 * i, np.uint8) for i in range(4)])
+    fig = saliency_slider_figure(overlays)
+    assert [int(_decode(f.data[0].source)[0, 0, 0]) for f in fig.frames] == [0, 20, 40, 60]

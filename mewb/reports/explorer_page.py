@@ -16,28 +16,19 @@ overlay. Images are embedded as JPEG data URIs (a few kB each).
 
 from __future__ import annotations
 
-import base64
 import html
 import warnings
 from pathlib import Path
 from typing import Sequence
 
-import cv2
 import numpy as np
 
 from mewb import jsonio
 from mewb.explain.volume import DISPLAY_SIDE, display_overlay, upscale_faces
+from mewb.viz.images import data_uri
 
 # every attribution method of mewb.explain (attention: CASANet runs only), best localiser first
 DEFAULT_METHODS = ("integrated_gradients", "saliency", "gradcam", "guided_gradcam", "occlusion", "attention")
-
-
-def _jpeg(image: np.ndarray, quality: int = 85) -> str:
-    """``(H, W, 3)`` RGB uint8 -> a JPEG data URI (a few kB at the page's size)."""
-    ok, buffer = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:  # pragma: no cover - OpenCV always encodes uint8 images
-        raise RuntimeError("JPEG encoding failed")
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.tobytes()).decode()
 
 
 def explorer_data(run_dirs: Sequence[str | Path], *, methods: Sequence[str] = DEFAULT_METHODS,
@@ -70,10 +61,10 @@ def explorer_data(run_dirs: Sequence[str | Path], *, methods: Sequence[str] = DE
                     title = f"{x.clip}: true {names[x.label]}, predicted {names[int(x.probs.argmax())]} ({probs})"
                 # one modality: its map is the whole map, shown once under its own name
                 volumes = {k: v for k, v in x.saliency.items() if k != "all" or len(x.saliency) > 2}
-                maps[method] = {modality: [_jpeg(im) for im in display_overlay(x.faces, volume, side=side, opacity=1.0)[1]]
+                maps[method] = {modality: [data_uri(im, fmt="jpeg") for im in display_overlay(x.faces, volume, side=side, opacity=1.0)[1]]
                                 for modality, volume in volumes.items()}
             if faces is not None:
-                clips.append({"title": title, "faces": [_jpeg(f) for f in faces], "maps": maps, "frame": salient})
+                clips.append({"title": title, "faces": [data_uri(f, fmt="jpeg") for f in faces], "maps": maps, "frame": salient})
         if clips:
             runs.append({"variant": explainer.variant, "clips": clips})
     return {"class_names": list(class_names or []), "side": side, "runs": runs}

@@ -21,6 +21,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from mewb.viz.images import image_trace
+
 MODALITY_CHOICES = ("all", "frames", "flow")
 PREDICTED = -1  # the target dropdown's "predicted class" (a Dropdown cannot select None)
 
@@ -143,7 +145,7 @@ def explorer_figure(explanation: Explanation, *, frame: int = -1, modality: str 
     panels.append((f"saliency ({modality})", drawn))
     fig = make_subplots(rows=1, cols=3, subplot_titles=[p[0] for p in panels], horizontal_spacing=0.02)
     for col, (_, image) in enumerate(panels, start=1):
-        fig.add_trace(go.Image(z=image, hoverinfo="skip"), row=1, col=col)
+        fig.add_trace(image_trace(image, hoverinfo="skip"), row=1, col=col)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     probs = ", ".join(f"{n} {p:.2f}" for n, p in zip(names, explanation.probs))
@@ -296,7 +298,7 @@ def saliency_gallery(run_dirs: Sequence[str | Path], *, method: str = "gradcam",
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.02, vertical_spacing=0.06)
     for i, image in enumerate(cells):
         if image is not None:
-            fig.add_trace(go.Image(z=image, hoverinfo="skip"), row=i // cols + 1, col=i % cols + 1)
+            fig.add_trace(image_trace(image, hoverinfo="skip"), row=i // cols + 1, col=i % cols + 1)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     fig.update_annotations(font_size=11)

@@ -14,6 +14,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from mewb.viz.images import image_trace
+
 
 def saliency_slider_figure(
     overlays: np.ndarray,
@@ -38,11 +40,11 @@ def saliency_slider_figure(
     panels = [("face", faces), ("saliency", overlays)] if faces is not None else [("saliency", overlays)]
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[0] for p in panels], horizontal_spacing=0.02)
     for col, (_, stack) in enumerate(panels, start=1):
-        fig.add_trace(go.Image(z=stack[0], name=panels[col - 1][0], hoverinfo="skip"), row=1, col=col)
+        fig.add_trace(image_trace(stack[0], name=panels[col - 1][0], hoverinfo="skip"), row=1, col=col)
         fig.update_xaxes(visible=False, row=1, col=col)
         fig.update_yaxes(visible=False, row=1, col=col)
     fig.frames = [
-        go.Frame(data=[go.Image(z=stack[i]) for _, stack in panels], name=labels[i], traces=list(range(len(panels))))
+        go.Frame(data=[image_trace(stack[i]) for _, stack in panels], name=labels[i], traces=list(range(len(panels))))
         for i in range(t)
     ]
     steps = [

@@ -18,6 +18,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from mewb.viz.images import image_trace
+
 PHASE_COLOURS = {"onset": "#1f77b4", "apex": "#d62728", "offset": "#2ca02c"}
 
 
@@ -48,7 +50,7 @@ def clip_strip(frames: np.ndarray, onset: int, apex: int, offset: int, *, fps: f
     titles = [f"{label}<br>#{i + 1}, {1000 * i / fps:.0f} ms" for label, i in marks]
     fig = make_subplots(rows=1, cols=len(marks), subplot_titles=titles, horizontal_spacing=0.01)
     for col, (_, index) in enumerate(marks, start=1):
-        fig.add_trace(go.Image(z=frames[index], hoverinfo="skip"), row=1, col=col)
+        fig.add_trace(image_trace(frames[index], hoverinfo="skip"), row=1, col=col)
     _hide_axes(fig)
     fig.update_layout(title=title or "A micro-expression, frame by frame (the change is tiny on purpose)",
                       height=260, margin=dict(l=10, r=10, t=90, b=10))
@@ -87,7 +89,7 @@ def action_unit_overlay(frame: np.ndarray, motion_apex: np.ndarray, mask: np.nda
     described = ", ".join(f"AU{c} {names.get(int(c), '')}".strip() for c in codes if c.strip().isdigit())
     fig = make_subplots(rows=1, cols=2, subplot_titles=("apex frame", "where it moved (ground truth)"),
                         horizontal_spacing=0.04)
-    fig.add_trace(go.Image(z=np.asarray(frame), hoverinfo="skip"), row=1, col=1)
+    fig.add_trace(image_trace(frame, hoverinfo="skip"), row=1, col=1)
     fig.add_trace(go.Heatmap(z=np.asarray(motion_apex), colorscale="Inferno", colorbar=dict(title="px", len=0.8),
                              hovertemplate="x=%{x} y=%{y}<br>%{z:.2f} px<extra></extra>"), row=1, col=2)
     fig.add_trace(go.Contour(z=np.asarray(mask, dtype=float), contours=dict(start=0.5, end=0.5, coloring="lines"),
@@ -135,11 +137,11 @@ def flow_panels(frame: np.ndarray, flow: np.ndarray, *, step: int = 4, title: st
     scale = float(np.percentile(speed, 99)) or 1.0  # robust: a few noisy pixels must not set the scale
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.04, subplot_titles=(
         "flow arrows (lengthened)", "flow colour: hue = direction", "optical strain (deformation)"))
-    fig.add_trace(go.Image(z=np.asarray(frame), hoverinfo="skip"), row=1, col=1)
+    fig.add_trace(image_trace(frame, hoverinfo="skip"), row=1, col=1)
     xs, ys = _arrows(u, v, step, scale=0.8 * step / scale)
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="yellow", width=1.5), hoverinfo="skip",
                              showlegend=False), row=1, col=1)
-    fig.add_trace(go.Image(z=flow_to_rgb(flow, max_magnitude=scale), hoverinfo="skip"), row=1, col=2)
+    fig.add_trace(image_trace(flow_to_rgb(flow, max_magnitude=scale), hoverinfo="skip"), row=1, col=2)
     fig.add_trace(go.Heatmap(z=strain, colorscale="Viridis", colorbar=dict(title="strain", len=0.8),
                              zmin=0, zmax=float(np.percentile(strain, 99)) or None,
                              hovertemplate="x=%{x} y=%{y}<br>strain %{z:.3f}<extra></extra>"), row=1, col=3)
