@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -169,6 +170,12 @@ def test_executors_give_identical_predictions(tmp_path):
     for other in (pool, dask):
         pd.testing.assert_frame_equal(other.predictions.sort_values("clip").reset_index(drop=True),
                                       here.reset_index(drop=True))
+
+    def epoch_lines(name):  # what each fold's worker said, without the timings
+        lines = (tmp_path / name / "log.txt").read_text().splitlines()
+        return sorted(re.sub(r"^\S+ \S+ | \S+s$", "", line) for line in lines if ": epoch " in line)
+
+    assert epoch_lines("inprocess") and epoch_lines("process") == epoch_lines("inprocess") == epoch_lines("dask")
     assert json.loads((tmp_path / "dask" / "environment.json").read_text())["executor"] == "dask"
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -51,7 +51,7 @@ class FoldResult:
     threads: int
     train_subjects: list[str]
     val_subjects: list[str]
-    logged: bool = False
+    log: list[str] = field(default_factory=list)  # a pool worker's lines, in order (in-process: said live)
     members: list[dict] = None  # an ensemble's other members' weights (state_dict is member 1's)
     grid: list[dict] | None = None  # nested LOSO: each setting tried and its validation scores
 
@@ -199,5 +199,5 @@ def run_fold(job: FoldJob, *, log_fn: Callable[[str], None] | None = None, progr
         threads=threads,
         train_subjects=sorted({subject_key(s) for s in job.train_samples}),
         val_subjects=sorted({subject_key(s) for s in job.val_samples}),
-        logged=log_fn is not None,
+        log=lines,
     )

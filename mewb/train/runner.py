@@ -187,9 +187,8 @@ def _train_folds(experiment: Experiment, out: str | Path, execution: Execution, 
         for result in pool.run(run_fold, experiment.jobs(todo, execution), **live):
             run.write_fold(result.name, state_dict=result.state_dict, rows=result.rows, record=result.record(),
                            selected_epoch=result.selected_epoch, members=result.members)
-            if not result.logged:
-                for record in result.history:
-                    say(f"{result.name}: epoch {record['epoch']}/{train.epochs} loss {record['loss']:.4f}")
+            for line in result.log:  # a pool worker's lines (epochs, grid choice, early stops), in order
+                say(line)
             say(f"{result.name}: done in {result.seconds:.1f}s, selected epoch {result.selected_epoch}, "
                 f"{_fold_summary(result, config.num_classes)}{tag}")
             if bar is not None:
