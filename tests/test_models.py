@@ -167,3 +167,24 @@ def test_sizes_meet_the_paper_aims_against_r3d18():
 def test_example_inputs_give_flow_one_step_less():
     inputs = example_inputs(create_model("dual"), batch=2, frames=16, size=32)
     assert inputs["frames"].shape == (2, 3, 16, 32, 32) and inputs["flow"].shape == (2, 3, 15, 32, 32)
+
+
+@pytest.mark.parametrize("name", ["improved", "full"])
+def test_difference_input_sees_only_what_changed_since_the_first_frame(name):
+    torch.manual_seed(0)
+    raw = create_model(name).eval()
+    diff = create_model(name, frames_input="difference").eval()
+    assert raw.state_dict().keys() == diff.state_dict().keys()  # the same network, another input
+    diff.load_state_dict(raw.state_dict())
+    x = {"frames": torch.randn(2, 3, 3, 32, 32), "flow": torch.randn(2, 3, 2, 32, 32)}
+    with torch.no_grad():
+        expected = raw({**x, "frames": x["frames"][:, :, 1:] - x["frames"][:, :, :1]})
+        torch.testing.assert_close(diff(x), expected)
+        # a face's appearance (any fixed image added to every frame) cancels exactly
+        face = 5 * torch.randn(2, 3, 1, 32, 32)
+        torch.testing.assert_close(diff({**x, "frames": x["frames"] + face}), diff(x), atol=1e-5, rtol=1e-4)
+        assert not torch.allclose(raw({**x, "frames": x["frames"] + face}), raw(x), atol=1e-3)
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        diff({**x, "frames": x["frames"][:, :, :1]})
+    with pytest.raises(ValueError, match="frames_input must be one of"):
+        create_model(name, frames_input="ratio")

@@ -29,6 +29,10 @@ from mewb.models.resnet3d import WIDTHS, Stem, init_weights, make_stage
 
 MODALITIES = ("frames", "flow")
 MIN_SIZE = 16  # smallest H and W every model accepts (the stem and 3 strided stages reach 1x1)
+# What the frames stream sees. "difference": each frame after the first minus the first (the onset),
+# (N, C, T, H, W) -> (N, C, T - 1, H, W). The face's identity, lighting and texture cancel and what is
+# left is what changed since the onset: the expression, plus head motion, blinks and noise.
+FRAMES_INPUTS = ("raw", "difference")
 
 
 class MicroExpressionNet(nn.Module):
@@ -52,6 +56,7 @@ class MicroExpressionNet(nn.Module):
         fusion_stage: int = 2,  # streams are separate up to and including this stage (1-3)
         dropout: float = 0.0,  # before the classifier
         mscaf_rates: tuple[int, ...] = (1, 2, 3),  # spatial dilations of MSCAF's branches
+        frames_input: str = "raw",  # "raw" (the paper) or "difference": frames 1..T-1 minus frame 0
     ) -> None:
         super().__init__()
         unknown = set(modalities) - set(MODALITIES)
@@ -62,7 +67,10 @@ class MicroExpressionNet(nn.Module):
         if casanet and not fusion_stage < casanet_stage <= 4:
             raise ValueError(f"casanet_stage must be in the shared trunk, stages {fusion_stage + 1}-4 "
                              f"(fusion_stage={fusion_stage}), got {casanet_stage}")
+        if frames_input not in FRAMES_INPUTS:
+            raise ValueError(f"frames_input must be one of {FRAMES_INPUTS}, got {frames_input!r}")
         self.modalities = tuple(modalities)
+        self.frames_input = frames_input
         self.in_channels = in_channels
         self.num_classes = num_classes
         self.fusion_stage = fusion_stage
@@ -104,6 +112,8 @@ class MicroExpressionNet(nn.Module):
                     f"(got {sorted(inputs)})"
                 )
             x = inputs[modality]
+            if modality == "frames" and self.frames_input == "difference" and x.ndim == 5 and x.shape[2] < 2:
+                raise ValueError(f"frames_input='difference' needs at least 2 frames, got shape {tuple(x.shape)}")
             if x.ndim != 5 or x.shape[1] != self.in_channels or x.shape[2] < 1 or min(x.shape[3:]) < MIN_SIZE:
                 raise ValueError(
                     f"input {modality!r} must be (N, {self.in_channels}, T>=1, H>={MIN_SIZE}, W>={MIN_SIZE}), "
@@ -113,10 +123,17 @@ class MicroExpressionNet(nn.Module):
     def features(self, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Pooled embedding ``(N, 512)`` after the last stage (what UMAP plots)."""
         self._check(inputs)
-        streams = [self.streams[m](inputs[m]) for m in self.modalities]  # (N, C_s, T_s, H_s, W_s) each
+        streams = [self.streams[m](self._stream_input(m, inputs[m])) for m in self.modalities]  # (N, C_s, T_s, H_s, W_s)
         x = self.fuse(streams) if self.fuse is not None else streams[0]
         x = self.trunk(x)  # (N, 512, T', H', W')
         return self.pool(x).flatten(1)  # (N, 512)
+
+    def _stream_input(self, modality: str, x: torch.Tensor) -> torch.Tensor:
+        """What stream ``modality`` reads: ``x`` itself, or for ``frames_input='difference'`` the
+        frames ``(N, C, T, H, W)`` as ``x[:, :, 1:] - x[:, :, :1]`` ``(N, C, T - 1, H, W)``."""
+        if modality == "frames" and self.frames_input == "difference":
+            return x[:, :, 1:] - x[:, :, :1]
+        return x
 
     def forward(self, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
         return self.classifier(self.dropout(self.features(inputs)))
