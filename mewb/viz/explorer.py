@@ -298,7 +298,7 @@ def saliency_gallery(run_dirs: Sequence[str | Path], *, method: str = "gradcam",
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.02, vertical_spacing=0.06)
     for i, image in enumerate(cells):
         if image is not None:
-            fig.add_trace(image_trace(image, hoverinfo="skip"), row=i // cols + 1, col=i % cols + 1)
+            fig.add_trace(image_trace(image, fmt="jpeg", hoverinfo="skip"), row=i // cols + 1, col=i % cols + 1)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     fig.update_annotations(font_size=11)

@@ -32,8 +32,9 @@ def data_uri(image: np.ndarray, *, fmt: str = "png", quality: int = 85) -> str:
     return f"data:image/{fmt};base64," + base64.b64encode(buffer.tobytes()).decode()
 
 
-def image_trace(image: np.ndarray, **kwargs) -> go.Image:
-    """A plotly image trace of ``(H, W, 3)`` RGB uint8 pixels, carried as a PNG (lossless).
+def image_trace(image: np.ndarray, *, fmt: str = "png", **kwargs) -> go.Image:
+    """A plotly image trace of ``(H, W, 3)`` RGB uint8 pixels, carried as a PNG (lossless; ``fmt="jpeg"``
+    for busy pictures such as saliency overlays, where a PNG hardly compresses).
 
     Pixel ``(row, col)`` sits at ``x = col, y = row`` exactly as with ``go.Image(z=image)``, so
     shapes and scatter traces drawn over it keep their place.
@@ -41,4 +42,4 @@ def image_trace(image: np.ndarray, **kwargs) -> go.Image:
     image = np.asarray(image)
     if image.dtype != np.uint8:
         image = np.clip(np.rint(image), 0, 255).astype(np.uint8)
-    return go.Image(source=data_uri(image), **kwargs)
+    return go.Image(source=data_uri(image, fmt=fmt), **kwargs)
