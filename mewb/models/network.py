@@ -112,8 +112,6 @@ class MicroExpressionNet(nn.Module):
                     f"(got {sorted(inputs)})"
                 )
             x = inputs[modality]
-            if modality == "frames" and self.frames_input == "difference" and x.ndim == 5 and x.shape[2] < 2:
-                raise ValueError(f"frames_input='difference' needs at least 2 frames, got shape {tuple(x.shape)}")
             if x.ndim != 5 or x.shape[1] != self.in_channels or x.shape[2] < 1 or min(x.shape[3:]) < MIN_SIZE:
                 raise ValueError(
                     f"input {modality!r} must be (N, {self.in_channels}, T>=1, H>={MIN_SIZE}, W>={MIN_SIZE}), "
@@ -132,6 +130,8 @@ class MicroExpressionNet(nn.Module):
         """What stream ``modality`` reads: ``x`` itself, or for ``frames_input='difference'`` the
         frames ``(N, C, T, H, W)`` as ``x[:, :, 1:] - x[:, :, :1]`` ``(N, C, T - 1, H, W)``."""
         if modality == "frames" and self.frames_input == "difference":
+            if x.shape[2] < 2:
+                raise ValueError(f"frames_input='difference' needs at least 2 frames, got shape {tuple(x.shape)}")
             return x[:, :, 1:] - x[:, :, :1]
         return x
 
