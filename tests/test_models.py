@@ -188,3 +188,20 @@ def test_difference_input_sees_only_what_changed_since_the_first_frame(name):
         diff({**x, "frames": x["frames"][:, :, :1]})
     with pytest.raises(ValueError, match="frames_input must be one of"):
         create_model(name, frames_input="ratio")
+
+
+@pytest.mark.parametrize("name", ["baseline", "improved", "full"])
+def test_width_scales_every_stage_and_keeps_the_architecture(name):
+    default, narrow = create_model(name), create_model(name, width=32)
+    assert create_model(name, width=64).state_dict().keys() == default.state_dict().keys()
+    assert count_parameters(create_model(name, width=64)) == count_parameters(default)
+    # the same layers (MSCAF, CASANet, groups), every convolution with half the channels
+    assert narrow.state_dict().keys() == default.state_dict().keys()
+    assert narrow.embedding_dim == 256 and default.embedding_dim == 512
+    # parameters are quadratic in width: about a quarter (CASANet's and the head's 1D parts are not)
+    assert 0.23 < count_parameters(narrow) / count_parameters(default) < 0.27
+    torch.manual_seed(0)
+    inputs = make_inputs(narrow, 2, 3, 32, 32, flow_frames=2)
+    assert narrow.eval()(inputs).shape == (2, 3) and narrow.features(inputs).shape == (2, 256)
+    with pytest.raises(ValueError, match="width must be a positive multiple of 8, got 12"):
+        create_model(name, width=12)

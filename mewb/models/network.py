@@ -40,7 +40,8 @@ class MicroExpressionNet(nn.Module):
 
     ``forward({"frames": (N, C, T, H, W), "flow": (N, C, T', H, W)})`` returns logits
     ``(N, num_classes)``; only the modalities in ``self.modalities`` are read. Any ``T >= 1`` and
-    ``H, W >= 16`` are accepted. ``features(...)`` returns the pooled embedding ``(N, 512)``.
+    ``H, W >= 16`` are accepted. ``features(...)`` returns the pooled embedding ``(N, 8 * width)``
+    (``(N, 512)`` at the default width 64).
     """
 
     def __init__(
@@ -57,6 +58,7 @@ class MicroExpressionNet(nn.Module):
         dropout: float = 0.0,  # before the classifier
         mscaf_rates: tuple[int, ...] = (1, 2, 3),  # spatial dilations of MSCAF's branches
         frames_input: str = "raw",  # "raw" (the paper) or "difference": frames 1..T-1 minus frame 0
+        width: int = WIDTHS[0],  # channels of the stem and stage 1; stages 2-4 double it each (64: R3D-18)
     ) -> None:
         super().__init__()
         unknown = set(modalities) - set(MODALITIES)
@@ -67,6 +69,8 @@ class MicroExpressionNet(nn.Module):
         if casanet and not fusion_stage < casanet_stage <= 4:
             raise ValueError(f"casanet_stage must be in the shared trunk, stages {fusion_stage + 1}-4 "
                              f"(fusion_stage={fusion_stage}), got {casanet_stage}")
+        if width < 8 or width % 8:
+            raise ValueError(f"width must be a positive multiple of 8, got {width}")
         if frames_input not in FRAMES_INPUTS:
             raise ValueError(f"frames_input must be one of {FRAMES_INPUTS}, got {frames_input!r}")
         self.modalities = tuple(modalities)
@@ -74,27 +78,28 @@ class MicroExpressionNet(nn.Module):
         self.in_channels = in_channels
         self.num_classes = num_classes
         self.fusion_stage = fusion_stage
+        widths = tuple(width * 2**index for index in range(4))  # (64, 128, 256, 512) at the default
 
         # Streams: stem + stages 1..fusion_stage, one per modality
         self.streams = nn.ModuleDict()
         for modality in self.modalities:
-            layers: list[nn.Module] = [Stem(in_channels, WIDTHS[0])]
-            channels = WIDTHS[0]
+            layers: list[nn.Module] = [Stem(in_channels, widths[0])]
+            channels = widths[0]
             for index in range(1, fusion_stage + 1):
-                layers.append(make_stage(index, channels, WIDTHS[index - 1], groups=groups))
-                channels = WIDTHS[index - 1]
+                layers.append(make_stage(index, channels, widths[index - 1], groups=groups))
+                channels = widths[index - 1]
             self.streams[modality] = nn.Sequential(*layers)
         self.fuse = L2NormConcat() if len(self.modalities) > 1 else None
 
         # Shared trunk: stages fusion_stage+1..4, MSCAF before stage 4
-        channels = WIDTHS[fusion_stage - 1] * len(self.modalities)
+        channels = widths[fusion_stage - 1] * len(self.modalities)
         trunk: list[nn.Module] = []
         for index in range(fusion_stage + 1, 5):
             if index == 4 and mscaf:
                 trunk.append(MSCAF(channels, rates=mscaf_rates, groups=max(groups, 1)))
             attention = partial(CASANet) if (index == casanet_stage and casanet) else None
-            trunk.append(make_stage(index, channels, WIDTHS[index - 1], groups=groups, attention=attention))
-            channels = WIDTHS[index - 1]
+            trunk.append(make_stage(index, channels, widths[index - 1], groups=groups, attention=attention))
+            channels = widths[index - 1]
         self.trunk = nn.Sequential(*trunk)
 
         # Head
@@ -119,12 +124,12 @@ class MicroExpressionNet(nn.Module):
                 )
 
     def features(self, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """Pooled embedding ``(N, 512)`` after the last stage (what UMAP plots)."""
+        """Pooled embedding ``(N, 8 * width)`` after the last stage (what UMAP plots)."""
         self._check(inputs)
         streams = [self.streams[m](self._stream_input(m, inputs[m])) for m in self.modalities]  # (N, C_s, T_s, H_s, W_s)
         x = self.fuse(streams) if self.fuse is not None else streams[0]
-        x = self.trunk(x)  # (N, 512, T', H', W')
-        return self.pool(x).flatten(1)  # (N, 512)
+        x = self.trunk(x)  # (N, 8 * width, T', H', W')
+        return self.pool(x).flatten(1)  # (N, 8 * width)
 
     def _stream_input(self, modality: str, x: torch.Tensor) -> torch.Tensor:
         """What stream ``modality`` reads: ``x`` itself, or for ``frames_input='difference'`` the
