@@ -24,7 +24,7 @@ def test_named_recipes_ship_and_resolve_for_every_variant():
 def test_the_demo_recipe_is_what_the_demo_trained_with():
     demo = resolve("dual", "demo")
     assert (demo.train.epochs, demo.train.batch_size, demo.train.lr) == (12, 8, 1e-3)
-    assert demo.model_kwargs == {"frames_input": "difference"}
+    assert demo.model_kwargs == {"frames_input": "difference", "width": 32}
     assert demo.preprocess == PreprocessConfig(clip_length=2, size=32, sampling="onset_apex", flow_mode="onset_apex",
                                                flow_backend="farneback", flow_size=64, flow_stabilise=True)
     assert demo.execution.executor == "process"
