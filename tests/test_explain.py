@@ -119,14 +119,16 @@ def test_saliency_of_a_linear_model_is_its_weight():
 
 def test_integrated_gradients_is_complete_on_a_linear_and_a_nonlinear_model():
     x = clip(2)
-    linear = attribute(LinearDual(), x, "integrated_gradients", target=0, n_steps=8)
+    linear = attribute(LinearDual(), x, "integrated_gradients", target=0, n_steps=8, baseline="zero")
     total = sum(a.sum(dim=(1, 2, 3, 4)) for a in linear.maps.values())
     assert torch.allclose(total, LinearDual()(x)[:, 0], atol=1e-3)  # baseline 0 gives logit 0
-    conv = attribute(TinyConvDual(), x, "integrated_gradients", n_steps=64)
+    conv = attribute(TinyConvDual(), x, "integrated_gradients", n_steps=64, baseline="zero")
     assert conv.delta.abs().max() < 1e-2
-    onset = attribute(TinyConvDual(), x, "integrated_gradients", n_steps=64, baseline="onset")
+    onset = attribute(TinyConvDual(), x, "integrated_gradients", n_steps=64)
+    assert onset.options["baseline"] == "onset"  # the default: "the face did not move"
     assert onset.delta.abs().max() < 1e-2
-    assert onset.options["baseline"] == "onset"
+    assert onset["frames"][:, :, 0].abs().max() == 0  # the onset frame equals its baseline: no attribution
+    assert onset["frames"][:, :, 1:].abs().sum() > 0
 
 
 def test_default_target_is_the_predicted_class():

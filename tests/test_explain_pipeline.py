@@ -89,6 +89,21 @@ def test_an_older_or_foreign_run_directory_is_refused_naming_the_key(tmp_path):
         RunDir.open(run)
 
 
+def test_two_runs_of_one_variant_stay_two_rows_named_by_their_folders(run_dir, tmp_path):
+    import shutil
+
+    other = tmp_path / "dual-seed1"
+    shutil.copytree(run_dir, other)
+    scores = score_runs([run_dir, other], clips_per_subject=1, methods=("saliency",), progress=False,
+                        deletion=False, n_random=1)
+    table = localisation_table(scores)
+    assert sorted(table.variant) == ["dual (dual-demo)", "dual (dual-seed1)"]
+    assert (table.clips == 2).all()  # each run's own 2 clips, not 4 averaged into one "dual" row
+    alone = localisation_table(score_runs([run_dir], clips_per_subject=1, methods=("saliency",), progress=False,
+                                          deletion=False, n_random=1))
+    assert list(alone.variant) == ["dual"]
+
+
 def test_score_runs_gives_one_row_per_clip_and_method_and_a_table(run_dir):
     scores = score_runs([run_dir], clips_per_subject=1, methods=("saliency", "gradcam", "attention"), progress=False, n_random=1, fractions=(0.0, 0.5, 1.0))
     assert len(scores) == 2 * 2  # 2 subjects x 1 clip x 2 methods (dual has no attention)

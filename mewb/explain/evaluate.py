@@ -180,19 +180,28 @@ def score_runs(
     progress: bool = True,
     **score_options,
 ) -> pd.DataFrame:
-    """:func:`score_fold_models` over LOSO run directories (one variant each); rows of all runs."""
+    """:func:`score_fold_models` over LOSO run directories; rows of all runs.
+
+    The ``variant`` column names each run by its variant; where several runs share a variant (two
+    seeds, two CASANet placements) each is told apart by its folder, ``full (full-seed1)``, so that
+    :func:`localisation_table` never averages two runs into one row.
+    """
+    from pathlib import Path
+
     from mewb.explain.runs import FoldModels, run_samples
     from mewb.rundir import RunDir
 
+    runs = [RunDir.open(run_dir) for run_dir in run_dirs]
+    variants = [run.variant for run in runs]
     frames = []
-    for run_dir in run_dirs:
-        run = RunDir.open(run_dir)
+    for run_dir, run in zip(run_dirs, runs):
+        label = run.variant if variants.count(run.variant) == 1 else f"{run.variant} ({Path(run_dir).name})"
         samples = run_samples(run, data_root)
         frame = score_fold_models(
             FoldModels(run),
             samples,
             run.preprocess,
-            variant=run.variant,
+            variant=label,
             cache=cache,
             clips_per_subject=clips_per_subject,
             progress=progress,
