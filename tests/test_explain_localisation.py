@@ -131,3 +131,31 @@ def test_deletion_inputs_align_flow_and_use_the_reference():
 def test_curve_auc():
     assert curve_auc([0, 1], [1, 1]) == pytest.approx(1.0)
     assert curve_auc([0, 0.5, 1], [1, 0.5, 0]) == pytest.approx(0.5)
+
+
+def _localisation_rows(energy: dict[tuple[str, str], tuple[float, float]], clips: int = 16):
+    import pandas as pd
+
+    return pd.DataFrame([
+        {"method": m, "variant": v, "energy_share": e, "energy_share_sd": sd, "random_energy_share": 0.10,
+         "area_share": 0.10, "pointing": 0.75 if e > 0.2 else 0.0, "random_pointing": 0.10, "clips": clips}
+        for (m, v), (e, sd) in energy.items()
+    ])
+
+
+def test_localisation_findings_follow_the_numbers():
+    from mewb.explain.evaluate import localisation_findings
+
+    table = _localisation_rows({("integrated_gradients", "full"): (0.30, 0.12), ("attention", "full"): (0.11, 0.04),
+                                ("saliency", "flow_only"): (0.25, 0.10)})
+    lines = localisation_findings(table)
+    full = next(line for line in lines if line.startswith("full:"))
+    assert "integrated_gradients localises best" in full and "0.300" in full and "3.0x" in full and "75%" in full
+    assert "sd 0.120 over 16 clips" in full
+    weak = lines[-1]
+    assert weak.startswith("No better than a random map") and "attention on full (0.110 vs 0.100)" in weak
+    assert "integrated_gradients on full" not in weak and "flow_only" not in weak
+    # the same attention map, tighter over more clips, is now above the random map: the sentence goes
+    table = _localisation_rows({("attention", "full"): (0.13, 0.02)}, clips=64)
+    lines = localisation_findings(table)
+    assert not any(line.startswith("No better") for line in lines) and "attention localises best" in lines[0]

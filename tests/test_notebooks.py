@@ -138,6 +138,7 @@ def test_train_and_ablation_notebooks(tiny_synth, tmp_path, monkeypatch):
     assert check.ok and check.figures == 8, check
     assert "flow_only" in html and "dual" in html and "fixed epochs" in html
     assert "energy_share" in html and "skipped: explain=False" not in html
+    assert html.count("localises best") == 2  # the scores in words, one sentence per variant
     assert "mewb / git" in html  # provenance table
     assert 'data-mime-type="application/vnd.jupyter.stderr"' not in html  # no stray warnings for the reader
 

@@ -21,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import warnings
 
-    from mewb.explain.evaluate import DEFAULT_METHODS, localisation_table, score_runs
+    from mewb.explain.evaluate import DEFAULT_METHODS, localisation_findings, localisation_table, score_runs
 
     runs = [str(r) for r in args.run]
     if args.scores is not None:  # checked before minutes of scoring, not after
@@ -43,7 +43,10 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.scores is not None:
         scores.to_csv(args.scores, index=False)
-    print(localisation_table(scores).to_string(index=False, float_format="%.3f"))
+    table = localisation_table(scores)
+    print(table.to_string(index=False, float_format="%.3f"))
+    print()
+    print("\n".join(f"- {line}" for line in localisation_findings(table)))
     from mewb.explain.regions import region_table
 
     print("\nshare of map energy per facial region (landmarks: synthme = the rendered face, template = average proportions)")

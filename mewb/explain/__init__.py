@@ -23,7 +23,7 @@ from mewb.explain.adapter import PositionalModel, prepare, without_inplace
 from mewb.explain.attention import attention_maps
 from mewb.explain.base import ATTRIBUTION_METHODS, Attribution, attribute, list_methods
 from mewb.explain.embeddings import fold_embeddings, pca_2d, project_2d, run_embeddings, umap_2d
-from mewb.explain.evaluate import localisation_table, score_fold_models, score_runs
+from mewb.explain.evaluate import localisation_findings, localisation_table, score_fold_models, score_runs
 from mewb.explain.localisation import (
     deletion_curve,
     deletion_scores,
@@ -62,6 +62,7 @@ __all__ = [
     "ground_truth",
     "list_methods",
     "localisation_scores",
+    "localisation_findings",
     "localisation_table",
     "normalise_saliency",
     "overlay",

@@ -235,3 +235,39 @@ def localisation_table(scores: pd.DataFrame) -> pd.DataFrame:
     table["seconds"] = grouped["seconds"].median()
     table["clips"] = grouped.size()
     return table.reset_index()
+
+
+def localisation_findings(table: pd.DataFrame) -> list[str]:
+    """Sentences that say what a :func:`localisation_table` shows, computed from its rows.
+
+    A map is "above a random map" when its mean energy share exceeds the random map's by more than
+    two standard errors over the clips scored (``se = energy_share_sd / sqrt(clips)``); otherwise it
+    is "no better than a random map". Per variant, the method with the largest energy share is
+    named with its spread and its pointing game. Nothing here would still be printed if the numbers
+    changed.
+    """
+    if table.empty:
+        return ["No localisation scores."]
+    out = []
+    weak = []
+    for variant, rows in table.groupby("variant", sort=False):
+        for _, row in rows.iterrows():
+            n = int(row["clips"])
+            sd = float(row.get("energy_share_sd", np.nan))
+            margin = 2 * sd / np.sqrt(n) if n > 1 and np.isfinite(sd) else np.nan
+            if not np.isfinite(margin) or row["energy_share"] - row["random_energy_share"] <= margin:
+                weak.append(f"{row['method']} on {variant} ({row['energy_share']:.3f} vs {row['random_energy_share']:.3f})")
+        best = rows.loc[rows["energy_share"].idxmax()]
+        n = int(best["clips"])
+        ratio = best["energy_share"] / best["random_energy_share"] if best["random_energy_share"] > 0 else np.nan
+        spread = f"sd {best['energy_share_sd']:.3f} over {n} clips" if n > 1 else "one clip, no spread"
+        out.append(
+            f"{variant}: {best['method']} localises best, with {best['energy_share']:.3f} of its energy inside the moving "
+            f"region ({spread}), {ratio:.1f}x a random map's {best['random_energy_share']:.3f} (the region covers "
+            f"{best['area_share']:.3f} of the clip); its peak falls inside the region on {best['pointing']:.0%} of the "
+            f"clips (random maps: {best['random_pointing']:.0%})."
+        )
+    if weak:
+        out.append("No better than a random map (energy share within two standard errors of the random map's, or a "
+                   f"single clip): {', '.join(weak)}.")
+    return out

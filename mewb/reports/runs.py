@@ -171,6 +171,15 @@ def findings_markdown(table: pd.DataFrame, *, num_classes: int = 3):
     return Markdown("\n".join(f"- {line}" for line in ablation_findings(table, num_classes=num_classes)))
 
 
+def localisation_markdown(table: pd.DataFrame):
+    """:func:`mewb.explain.evaluate.localisation_findings` as a Markdown bullet list."""
+    from IPython.display import Markdown
+
+    from mewb.explain.evaluate import localisation_findings
+
+    return Markdown("\n".join(f"- {line}" for line in localisation_findings(table)))
+
+
 def ablation_table_html(runs: Iterable) -> str:
     """:func:`ablation_table` as a plain HTML table, rounded to what its clip count supports, for
     the report index."""
