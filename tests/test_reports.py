@@ -276,3 +276,22 @@ def test_the_ablation_sentences_follow_the_numbers():
     leaky = table({"full [leaky]": 0.9, "full": 0.8})
     leaky.loc[0, "selection"] = "test-selected (leaky)"
     assert any("optimistic by construction" in line for line in ablation_findings(leaky))
+
+
+def test_an_existing_synthme_folder_is_kept_and_a_stale_one_is_named(tmp_path):
+    from mewb.reports.driver import ReportSettings, ensure_synth
+    from mewb.synth import SynthConfig, generate_dataset
+
+    settings = ReportSettings(synth=dict(subjects=2, clips_per_subject=3, size=32, frames=48, workers=1))
+    lines: list[str] = []
+    root = ensure_synth(tmp_path / "synthme", settings, lines.append)
+    assert len(lines) == 1 and lines[0].startswith("generating SynthME")
+    lines.clear()
+    assert ensure_synth(root, settings, lines.append) == root and lines == []  # the same set: nothing to say
+
+    old = generate_dataset(tmp_path / "old", SynthConfig(subjects=2, clips_per_subject=3, size=32, frames=48,
+                                                          workers=1, amplitude_px=1.5))
+    before = {p: p.stat().st_mtime_ns for p in old.rglob("*")}
+    ensure_synth(old, settings, lines.append)
+    assert len(lines) == 1 and "amplitude_px 1.5 (this mewb: 3.0)" in lines[0] and "move the folder away" in lines[0]
+    assert {p: p.stat().st_mtime_ns for p in old.rglob("*")} == before  # the user's folder is left as it was

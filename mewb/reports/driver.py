@@ -104,12 +104,18 @@ def prepare_report_dir(out: Path, *, overwrite: bool) -> Path:
 
 
 def ensure_synth(root: Path, settings: ReportSettings, log: Callable[[str], None]) -> Path:
-    """Generate SynthME at ``root`` unless a dataset is already there."""
+    """Generate SynthME at ``root`` unless a dataset is already there (kept, and said so when it
+    is not the set this mewb would generate: an older generator or other settings)."""
     from mewb.synth import SynthConfig, generate_dataset
+    from mewb.synth.generator import manifest_differences
 
-    if root.is_dir() and any(root.iterdir()):
-        return root
     config = SynthConfig(**settings.synth)
+    if root.is_dir() and any(root.iterdir()):
+        differences = manifest_differences(root, config)
+        if differences:
+            log(f"{root}: kept as it is, but it is not the set this mewb generates ({'; '.join(differences)}); "
+                "the README's figures are for a freshly generated one: move the folder away to regenerate it")
+        return root
     log(f"generating SynthME ({config.subjects} subjects x {config.clips_per_subject} clips, {config.size} px) in {root}")
     return generate_dataset(root, config)
 

@@ -297,6 +297,30 @@ def _shade(image: np.ndarray, strength: float, rng: np.random.Generator) -> np.n
     return np.clip(image.astype(np.float32) * gain[..., None], 0, 255).round().astype(np.uint8)
 
 
+def manifest_differences(root: str | Path, config: SynthConfig) -> list[str]:
+    """How the SynthME folder ``root`` differs from what ``config`` would generate, one phrase each.
+
+    Compares the folder's ``manifest.json`` (generator version and every setting) with this
+    mewb's; an empty list means the folder is what ``generate_dataset(root, config)`` would write.
+    """
+    import json
+
+    path = Path(root) / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return ["no readable manifest.json"]
+    out = []
+    if manifest.get("generator") != GENERATOR_VERSION:
+        out.append(f"generator {manifest.get('generator')} (this mewb: {GENERATOR_VERSION})")
+    expected = json.loads(jsonio.dumps({k: v for k, v in dataclasses.asdict(config).items() if k != "workers"}))
+    found = manifest.get("config") or {}
+    for key, value in expected.items():
+        if found.get(key) != value:
+            out.append(f"{key} {found.get(key)} (this mewb: {value})")
+    return out
+
+
 def make_clip(emotion: str = "positive", *, seed: int = 0, config: SynthConfig | None = None,
               face: Face | None = None) -> SynthClip:
     """One clip with its ground truth, as arrays, for notebooks and tests.
