@@ -26,7 +26,7 @@ def test_the_demo_recipe_is_what_the_demo_trained_with():
     assert (demo.train.epochs, demo.train.batch_size, demo.train.lr) == (12, 8, 1e-3)
     assert demo.model_kwargs == {"frames_input": "difference", "width": 32}
     assert demo.preprocess == PreprocessConfig(clip_length=2, size=32, sampling="onset_apex", flow_mode="onset_apex",
-                                               flow_backend="farneback", flow_size=64, flow_stabilise=True)
+                                               flow_backend="farneback", flow_size=128, flow_stabilise=True)
     assert demo.execution.executor == "process"
 
 

@@ -51,7 +51,7 @@ class ReportSettings:
     recipe: str = "demo"  # named recipe (mewb/recipes/NAME.yaml) or a recipe file
     overrides: tuple[str, ...] = ()  # dotted overrides on top of the recipe (train.epochs=4, ...)
     # SynthME, generated when the dataset folder is absent (mewb.synth.SynthConfig fields)
-    synth: dict = field(default_factory=dict)  # defaults: 8 subjects x 12 clips, 64 px
+    synth: dict = field(default_factory=dict)  # defaults: 8 subjects x 12 clips, 128 px
     # Ablation report (20-ablation-report parameters)
     explain: bool = True  # UMAP, saliency gallery and localisation scores (slower)
     clips_per_class: int = 2  # saliency gallery size per class
