@@ -300,6 +300,12 @@ def _shade(image: np.ndarray, strength: float, rng: np.random.Generator) -> np.n
     return np.clip(image.astype(np.float32) * gain[..., None], 0, 255).round().astype(np.uint8)
 
 
+def _manifest_config(config: SynthConfig) -> dict:
+    """Every parameter that shapes the files; ``workers`` changes only the speed, so it is left out
+    and the manifest stays byte-identical across machines."""
+    return {k: v for k, v in dataclasses.asdict(config).items() if k != "workers"}
+
+
 def manifest_differences(root: str | Path, config: SynthConfig) -> list[str]:
     """How the SynthME folder ``root`` differs from what ``config`` would generate, one phrase each.
 
@@ -316,7 +322,7 @@ def manifest_differences(root: str | Path, config: SynthConfig) -> list[str]:
     out = []
     if manifest.get("generator") != GENERATOR_VERSION:
         out.append(f"generator {manifest.get('generator')} (this mewb: {GENERATOR_VERSION})")
-    expected = json.loads(jsonio.dumps({k: v for k, v in dataclasses.asdict(config).items() if k != "workers"}))
+    expected = json.loads(jsonio.dumps(_manifest_config(config)))
     found = manifest.get("config") or {}
     for key, value in expected.items():
         if found.get(key) != value:
@@ -428,9 +434,7 @@ def generate_dataset(out: str | Path, config: SynthConfig | None = None) -> Path
     manifest = {
         "generator": GENERATOR_VERSION,
         "seed": config.seed,
-        # every parameter that shapes the files; `workers` changes only the speed, so it is left
-        # out and the manifest stays byte-identical across machines
-        "config": {k: v for k, v in dataclasses.asdict(config).items() if k != "workers"},
+        "config": _manifest_config(config),
         "class_names": list(config.class_names),
         "class_counts": counts,
         "n_clips": len(rows),
