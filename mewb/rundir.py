@@ -34,6 +34,7 @@ import contextlib
 import hashlib
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -602,3 +603,12 @@ def _differences(a: dict, b: dict, prefix: str = "") -> list[str]:
         elif x != y:
             out.append(f"{prefix}{key}: {x!r} (run) != {y!r} (now)")
     return out
+
+
+def distinct_labels(labels: Sequence[str], run_dirs: Sequence[str | Path]) -> list[str]:
+    """``labels`` of runs (a variant each), with the run folder's name added to each label that
+    more than one run carries: ``["full", "full"]`` -> ``["full (full-seed0)", "full (full-seed1)"]``.
+    Tables keyed by these never merge two runs into one row."""
+    return [label if list(labels).count(label) == 1 else f"{label} ({Path(run_dir).name})"
+            for label, run_dir in zip(labels, run_dirs)]
+

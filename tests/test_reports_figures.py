@@ -71,6 +71,10 @@ def test_ablation_table_and_figures(tmp_path):
     table = ablation_table(runs)
     assert list(table["variant"]) == ["dual", "full [leaky]"]
     assert list(table.columns) == ["variant", "selection", "dataset", "n", "accuracy", "UF1", "UAR"]
+    seeds = [_Run(tmp_path / "seed0", "full", [[1, 1], [0, 4]]), _Run(tmp_path / "seed1", "full", [[2, 0], [0, 4]])]
+    for run, folder in zip(seeds, ("full-seed0", "full-seed1")):
+        run.run_dir = tmp_path / folder
+    assert list(ablation_table(seeds)["variant"]) == ["full (full-seed0)", "full (full-seed1)"]  # two rows, told apart
     assert run_figures.ablation_bars(table).data
     grid = run_figures.confusion_grid({r.config.variant: r.metrics["pooled"]["confusion"] for r in runs}, ["a", "b"])
     assert len(grid.data) == 2 and np.allclose(np.array(grid.data[0].z).sum(axis=1), 1.0)  # rows are recall

@@ -186,16 +186,12 @@ def score_runs(
     seeds, two CASANet placements) each is told apart by its folder, ``full (full-seed1)``, so that
     :func:`localisation_table` never averages two runs into one row.
     """
-    from pathlib import Path
-
     from mewb.explain.runs import FoldModels, run_samples
-    from mewb.rundir import RunDir
+    from mewb.rundir import RunDir, distinct_labels
 
     runs = [RunDir.open(run_dir) for run_dir in run_dirs]
-    variants = [run.variant for run in runs]
     frames = []
-    for run_dir, run in zip(run_dirs, runs):
-        label = run.variant if variants.count(run.variant) == 1 else f"{run.variant} ({Path(run_dir).name})"
+    for run, label in zip(runs, distinct_labels([run.variant for run in runs], run_dirs)):
         samples = run_samples(run, data_root)
         frame = score_fold_models(
             FoldModels(run),

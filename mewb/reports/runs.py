@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 import pandas as pd
 
 from mewb.rundir import METRICS as METRICS_FILE
-from mewb.rundir import RunDir
+from mewb.rundir import RunDir, distinct_labels
 
 METRICS = ("accuracy", "uf1", "uar")
 METRIC_LABELS = {"accuracy": "accuracy", "uf1": "UF1", "uar": "UAR"}
@@ -70,21 +70,29 @@ def run_label(run) -> str:
     return f"{label} [leaky]" if run.metrics.get("leaky") else label
 
 
+def run_labels(runs: Iterable) -> list[str]:
+    """:func:`run_label` of each run, with its folder's name where two runs share a label
+    (:func:`mewb.rundir.distinct_labels`), the names the localisation table uses too."""
+    runs = list(runs)
+    return distinct_labels([run_label(run) for run in runs], [run.run_dir for run in runs])
+
+
 def ablation_table(runs: Iterable) -> pd.DataFrame:
     """One row per run and dataset slice: variant, protocol, dataset, n, accuracy, UF1, UAR.
 
     The pooled row of each run comes first (slice ``all``); per-dataset rows follow when a run
     spans more than one dataset (the MEGC2019 composite).
     """
+    runs = list(runs)
     rows = []
-    for run in runs:
+    for run, label in zip(runs, run_labels(runs)):
         m = run.metrics
         dataset = run.config.dataset.name
         slices = [("all", m["pooled"])]
         if len(m.get("per_dataset", {})) > 1:
             slices += list(m["per_dataset"].items())
         for name, s in slices:
-            rows.append({"variant": run_label(run), "selection": m.get("protocol", ""),
+            rows.append({"variant": label, "selection": m.get("protocol", ""),
                          "dataset": dataset if name == "all" else name, "n": s.get("n"),
                          **{METRIC_LABELS[k]: s.get(k) for k in METRICS}})
     return pd.DataFrame(rows)
@@ -215,5 +223,6 @@ def provenance(run) -> dict:
 
 def provenance_table(runs: Iterable) -> pd.DataFrame:
     """:func:`provenance` of several runs side by side: one column per run."""
-    records = {run_label(run): provenance(run) for run in runs}
+    runs = list(runs)
+    records = {label: provenance(run) for run, label in zip(runs, run_labels(runs))}
     return pd.DataFrame(records).rename_axis("").reset_index()
