@@ -5,7 +5,7 @@ motion; ``"onset"`` repeats each clip's first frame over time with no motion, so
 from "the face did not move" to the clip and the attribution explains the *change*, which is
 what a micro-expression is. ``onset`` is the default: from a grey clip the path passes through
 clips that never occur, and every pixel of the face's texture gets attribution in every frame.
-On the demo's `full` (apex-minus-onset frames input, default SynthME, 24 test clips) the share of
+On the demo's `full` (apex-minus-onset frames input, SynthME 1.0, 24 test clips) the share of
 IG's energy inside the moving region was 0.117 from ``zero`` and 0.238 from ``onset``, pointing
 game 0.21 and 0.67 (random map 0.097 and 0.098). ``delta`` is Captum's convergence delta
 (completeness error).

@@ -172,20 +172,23 @@ def ablation_findings(table: pd.DataFrame, *, num_classes: int = 3) -> list[str]
     return out
 
 
-def findings_markdown(table: pd.DataFrame, *, num_classes: int = 3):
-    """:func:`ablation_findings` as a Markdown bullet list (a display object for notebooks)."""
+def _bullets(lines: list[str]):
+    """Sentences as a Markdown bullet list (a display object for notebooks)."""
     from IPython.display import Markdown
 
-    return Markdown("\n".join(f"- {line}" for line in ablation_findings(table, num_classes=num_classes)))
+    return Markdown("\n".join(f"- {line}" for line in lines))
+
+
+def findings_markdown(table: pd.DataFrame, *, num_classes: int = 3):
+    """:func:`ablation_findings` as a Markdown bullet list (a display object for notebooks)."""
+    return _bullets(ablation_findings(table, num_classes=num_classes))
 
 
 def localisation_markdown(table: pd.DataFrame):
     """:func:`mewb.explain.evaluate.localisation_findings` as a Markdown bullet list."""
-    from IPython.display import Markdown
-
     from mewb.explain.evaluate import localisation_findings
 
-    return Markdown("\n".join(f"- {line}" for line in localisation_findings(table)))
+    return _bullets(localisation_findings(table))
 
 
 def ablation_table_html(runs: Iterable) -> str:

@@ -74,7 +74,7 @@ class SynthConfig:
     # Peak expression displacement at a 128-px face (SynthME's default size): 0.75 px in the
     # demo's 32-px input (real micro-expressions move a few pixels on a 250-300 px face). At 1.5 the
     # demo's frames-only models stayed near UF1 0.6 (baseline 0.59-0.64 over seeds 0-2) and the
-    # frames carried little; at 3.0 baseline 0.79, improved 0.76 (seed 0), while a linear
+    # frames carried little; at 3.0 baseline 0.79, improved 0.76-0.79 (seed 0), while a linear
     # classifier on the apex frame alone stays at chance (UF1 0.325, chance 0.333: the leak test).
     amplitude_px: float = 3.0
     min_amplitude: float = 0.6  # each clip's peak is uniform in [min_amplitude, 1] * amplitude_px
