@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from mewb.device import use_memory_format
 from mewb.models import create_model, data_defaults, list_models
 from mewb.models.complexity import complexity_table, count_parameters, example_inputs
 from mewb.models.layers import CASANet, MSCAF, channel_shuffle
@@ -90,6 +91,34 @@ def test_channel_shuffle_is_a_permutation_that_mixes_groups():
     assert channel_shuffle(torch.randn(2, 8, 5), 2).shape == (2, 8, 5)
     with pytest.raises(ValueError, match="do not split"):
         channel_shuffle(torch.randn(1, 6, 2), 4)
+
+
+def test_channel_shuffle_keeps_a_channels_last_layout_and_its_values():
+    x = torch.randn(2, 16, 3, 5, 4)
+    cl = x.contiguous(memory_format=torch.channels_last_3d)
+    out = channel_shuffle(cl, 4)
+    assert out.is_contiguous(memory_format=torch.channels_last_3d) and not out.is_contiguous()
+    assert torch.equal(out, channel_shuffle(x, 4))
+
+
+@pytest.mark.parametrize("name", ["flow_only", "full"])
+def test_a_channels_last_model_computes_what_the_contiguous_one_does(name):
+    torch.manual_seed(0)
+    model = create_model(name)
+    inputs = make_inputs(model, 2, 2, 32, 32, flow_frames=1)
+    twin = create_model(name)
+    twin.load_state_dict(model.state_dict())
+    use_memory_format(twin, "channels_last")
+    model.train(), twin.train()
+    torch.manual_seed(1)  # the same dropout masks for both
+    out = model(inputs)
+    torch.manual_seed(1)
+    out_cl = twin({m: x.contiguous(memory_format=torch.channels_last_3d) for m, x in inputs.items()})
+    torch.testing.assert_close(out_cl, out, rtol=1e-4, atol=1e-5)
+    out.square().sum().backward()
+    out_cl.square().sum().backward()
+    for (key, p), q in zip(model.named_parameters(), twin.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, rtol=1e-3, atol=1e-5, msg=key)
 
 
 def test_grouped_blocks_see_every_input_channel():

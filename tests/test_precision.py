@@ -40,3 +40,19 @@ def test_a_run_records_the_precision_it_used(tmp_path, monkeypatch):
                       execution=Execution(threads=1, progress=False, device="cpu"))
     assert result.config.train.precision == "bf16"  # what ran, not "auto"
     assert result.predictions[["prob_0", "prob_1", "prob_2"]].notna().all().all()
+
+
+def test_a_channels_last_run_trains_records_it_and_saves_plain_tensors(tmp_path):
+    from mewb.rundir import RunDir
+
+    result = run_loso(toy_samples(2, 4), out=tmp_path / "r", variant="flow_only",
+                      train_config=TrainConfig(epochs=1, batch_size=4, memory_format="channels_last"),
+                      preprocess_config=PreprocessConfig(clip_length=2, size=16), dataset_factory=toy_dataset,
+                      execution=Execution(threads=1, progress=False, device="cpu"))
+    assert RunDir.open(tmp_path / "r").config.train.memory_format == "channels_last"
+    assert result.predictions[["prob_0", "prob_1", "prob_2"]].notna().all().all()
+    checkpoint = next((tmp_path / "r" / "folds").rglob("checkpoint.pt"))
+    state = torch.load(checkpoint, weights_only=True)["state_dict"]
+    assert all(t.is_contiguous() for t in state.values())
+    with pytest.raises(ValueError, match="unknown memory_format"):
+        TrainConfig(memory_format="nhwc")

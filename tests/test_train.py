@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from mewb.models import create_model
-from mewb.train.augment import Augment, AugmentedDataset, apply, shift_time
+from mewb.train.augment import PARAMS, Augment, AugmentedDataset, apply, shift_time
 from mewb.train.config import TrainConfig
 from mewb.train.loop import FocalLoss, class_weights, train_fold
 from mewb.train.toy import ToyClipDataset, toy_samples
@@ -97,9 +97,24 @@ def test_augmented_dataset_is_deterministic_per_seed_epoch_index():
     a = aug[0]
     b = AugmentedDataset(base, Augment(), seed=3)
     b.set_epoch(1)
-    torch.testing.assert_close(a["flow"], b[0]["flow"])
+    torch.testing.assert_close(a["augment"], b[0]["augment"])
     b.set_epoch(2)
-    assert not torch.equal(a["flow"], b[0]["flow"])
+    assert not torch.equal(a["augment"], b[0]["augment"])
+    torch.testing.assert_close(a["flow"], base[0]["flow"])  # items carry their draw; batches are transformed
+
+
+def test_a_batch_is_transformed_clip_by_clip_as_each_clip_alone():
+    base = ToyClipDataset(toy_samples(1, 4), frames=4, size=16)
+    aug = AugmentedDataset(base, Augment(temporal_jitter=1), seed=0)
+    aug.set_epoch(3)
+    items = [aug[i] for i in range(4)]
+    batch = aug.transform(torch.utils.data.default_collate(items))
+    for i, item in enumerate(items):
+        params = dict(zip(PARAMS, item["augment"].tolist()))
+        alone = apply(item, params)
+        for key in ("frames", "flow"):
+            torch.testing.assert_close(batch[key][i], alone[key])
+    assert not torch.equal(batch["flow"][0], items[0]["flow"])
 
 
 # ---------------------------------------------------------------------------------------------

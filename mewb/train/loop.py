@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
-from mewb.device import autocast, configure_worker_threads, resolve_device, resolve_precision
+from mewb.device import autocast, configure_worker_threads, resolve_device, resolve_precision, use_memory_format
 from mewb.train.augment import Augment, AugmentedDataset, mirror
 from mewb.train.config import TrainConfig
 from mewb.train.metrics import scores
@@ -137,13 +137,20 @@ def make_train_loader(dataset: Dataset, labels: Sequence[int], config: TrainConf
     )
 
 
-def _inputs(batch: dict, modalities: Sequence[str], device: torch.device) -> dict:
-    return {m: batch[m].to(device, non_blocking=True) for m in modalities}
+def _inputs(batch: dict, modalities: Sequence[str], device: torch.device, memory_format: str = "contiguous",
+            augmented: AugmentedDataset | None = None) -> dict:
+    """The model's inputs of a collated batch on ``device``: each clip transformed by its augmentation
+    draw (on the device, one resampling per batch), then laid out as ``memory_format``."""
+    inputs = {m: batch[m].to(device, non_blocking=True) for m in modalities}
+    if augmented is not None:
+        inputs = augmented.transform({**inputs, "augment": batch["augment"]})
+    layout = torch.channels_last_3d if memory_format == "channels_last" else torch.contiguous_format
+    return {m: inputs[m].contiguous(memory_format=layout) for m in modalities}
 
 
 @torch.no_grad()
 def predict(model: nn.Module, dataset: Dataset, *, device: torch.device | str = "cpu", batch_size: int = 32,
-            precision: str = "fp32", num_workers: int = 0, tta: str = "none") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            precision: str = "fp32", num_workers: int = 0, tta: str = "none", memory_format: str = "contiguous") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Softmax probabilities ``(N, K)``, labels ``(N,)`` and dataset indices ``(N,)`` in dataset order.
 
     ``tta="flip"``: each clip's probabilities are the mean of its own and its mirror image's
@@ -155,7 +162,7 @@ def predict(model: nn.Module, dataset: Dataset, *, device: torch.device | str = 
                         worker_init_fn=configure_worker_threads if num_workers else None)
     probs, labels, indices = [], [], []
     for batch in loader:
-        inputs = _inputs(batch, model.modalities, device)
+        inputs = _inputs(batch, model.modalities, device, memory_format)
         with autocast(device, precision):
             p = torch.softmax(model(inputs).float(), dim=1)
             if tta == "flip":
@@ -222,7 +229,7 @@ def train_fold(
     tag = " [test-selected (leaky)]" if config.leaky else ""
     torch.manual_seed(config.seed)
 
-    model.to(device)
+    use_memory_format(model.to(device), config.memory_format)
     data = AugmentedDataset(train_set, Augment.from_config(config, flow_mode), seed=config.seed) if config.augment else train_set
     loader = make_train_loader(data, train_labels, config, num_classes, loader_workers=loader_workers)
     criterion = make_loss(config, train_labels, num_classes).to(device)
@@ -242,7 +249,8 @@ def train_fold(
         model.train()
         total, seen = 0.0, 0
         for batch in loader:
-            inputs = _inputs(batch, model.modalities, device)
+            inputs = _inputs(batch, model.modalities, device, config.memory_format,
+                             augmented=data if isinstance(data, AugmentedDataset) else None)
             target = batch["label"].to(device)
             optimizer.zero_grad(set_to_none=True)
             with autocast(device, precision):
@@ -262,7 +270,7 @@ def train_fold(
             if config.recalibrate_bn:
                 recalibrate_batchnorm(model, train_set, device=device, batch_size=config.batch_size)
             probs, labels, _ = predict(model, select_on, device=device, batch_size=config.eval_batch_size, precision=precision,
-                                       tta=config.tta)
+                                       tta=config.tta, memory_format=config.memory_format)
             s = scores(labels, probs.argmax(1), num_classes)
             key = "val" if config.selection == "inner-val" else "test"
             record[f"{key}_uf1"], record[f"{key}_uar"], record[f"{key}_loss"] = (
@@ -294,10 +302,11 @@ def train_fold(
         model.load_state_dict(best[2])
     elif config.recalibrate_bn:
         recalibrate_batchnorm(model, train_set, device=device, batch_size=config.batch_size)
-    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    # Checkpoints hold plain (contiguous) tensors whatever layout trained.
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     if test_set is not None:
         probs, labels, _ = predict(model, test_set, device=device, batch_size=config.eval_batch_size, precision=precision,
-                                   tta=config.tta)
+                                   tta=config.tta, memory_format=config.memory_format)
     else:
         probs, labels = np.zeros((0, num_classes), np.float32), np.zeros(0, np.int64)
     return FoldOutcome(probs=probs, labels=labels, history=history, selected_epoch=selected, state_dict=state)

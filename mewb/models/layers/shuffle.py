@@ -22,6 +22,7 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
 
     Channel ``i * (C // groups) + j`` moves to ``j * groups + i``: a fixed permutation in which
     every run of ``groups`` consecutive output channels takes one channel from each input group.
+    A channels-last ``(N, C, T, H, W)`` input stays channels-last (same values).
     """
     if groups == 1:
         return x
@@ -29,6 +30,10 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     if c % groups:
         raise ValueError(f"channel_shuffle: {c} channels do not split into {groups} groups")
     rest = x.shape[2:]
+    if x.dim() == 5 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last_3d):
+        # Keep the (N, T, H, W, C) layout: shuffle the innermost axis of the memory, no reorder.
+        y = x.permute(0, 2, 3, 4, 1).reshape(n, *rest, groups, c // groups).transpose(-1, -2)
+        return y.reshape(n, *rest, c).permute(0, 4, 1, 2, 3)
     x = x.reshape(n, groups, c // groups, *rest)  # (N, g, C/g, ...)
     x = x.transpose(1, 2)  # (N, C/g, g, ...)
     return x.reshape(n, c, *rest)
