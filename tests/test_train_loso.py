@@ -268,3 +268,38 @@ def test_resume_retrains_a_finished_fold_whose_outputs_are_damaged(tmp_path):
     assert "toy/s02: retraining" in log and "does not match its checksum" in log
     assert "toy/s03: retraining" not in log
     assert resumed.metrics["pooled"] == reference.metrics["pooled"] and len(resumed.predictions) == 12
+
+
+READS: list[str] = []
+
+
+def counting_toy_dataset(samples, preprocess_config, modalities, cache_dir=None):
+    """``toy_dataset`` that records which clips are read."""
+    dataset = toy_dataset(samples, preprocess_config, modalities, cache_dir)
+    get = dataset.__getitem__
+
+    class Counting(type(dataset)):
+        def __getitem__(self, index):
+            READS.append(samples[index].key)
+            return get(index)
+
+    dataset.__class__ = Counting
+    return dataset
+
+
+def test_the_folds_of_a_run_read_each_clip_once_per_worker_and_a_new_run_reads_again(tmp_path):
+    samples = toy_samples(3, 4)
+    kwargs = dict(variant="flow_only", train_config=TrainConfig(epochs=1, batch_size=4),
+                  preprocess_config=PreprocessConfig(clip_length=2, size=16), dataset_factory=counting_toy_dataset,
+                  execution=Execution(threads=1, progress=False, device="cpu"))
+    READS.clear()
+    first = run_loso(samples, out=tmp_path / "a", **kwargs)
+    # Three folds, every clip in each (train or test), each read once; before, three times.
+    assert sorted(READS) == sorted(s.key for s in samples)
+    READS.clear()
+    second = run_loso(samples, out=tmp_path / "b", **kwargs)
+    assert sorted(READS) == sorted(s.key for s in samples)  # a new run does not trust the last one's clips
+    # Every fold's predictions are its own test clips, in order.
+    for result in (first, second):
+        for fold, rows in result.predictions.groupby("fold"):
+            assert set(rows["subject"]) == {fold.split("/")[-1]}

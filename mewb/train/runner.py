@@ -105,8 +105,11 @@ class Experiment:
 
     def jobs(self, folds: Sequence[FoldSpec], execution: Execution) -> list[FoldJob]:
         c = self.config
+        import uuid
+
         worker = {"device": execution.device, "threads": execution.threads,
-                  "loader_workers": execution.loader_workers, "cache_dir": execution.cache_dir}
+                  "loader_workers": execution.loader_workers, "cache_dir": execution.cache_dir,
+                  "run_token": uuid.uuid4().hex}  # folds of this call may share the clips a worker has read
         return [
             FoldJob(name=f.name, train_samples=[self.samples[i] for i in f.train_idx],
                     val_samples=[self.samples[i] for i in f.val_idx], test_samples=[self.samples[i] for i in f.test_idx],
