@@ -56,3 +56,12 @@ def test_a_channels_last_run_trains_records_it_and_saves_plain_tensors(tmp_path)
     assert all(t.is_contiguous() for t in state.values())
     with pytest.raises(ValueError, match="unknown memory_format"):
         TrainConfig(memory_format="nhwc")
+
+
+def test_the_cli_shorthands_set_precision_and_memory_format():
+    from mewb.cli import build_parser
+    from mewb.commands.train import overrides_from
+
+    args = build_parser().parse_args(["loso", "--dataset", "synth", "--out", "r", "--precision", "bf16",
+                                      "--memory-format", "channels_last"])
+    assert {"train.precision=bf16", "train.memory_format=channels_last"} <= set(overrides_from(args))

@@ -17,6 +17,7 @@ from mewb.commands.common import add_deprecated, add_recipe_arguments
 SHORTHANDS = {
     "epochs": "train.epochs", "batch_size": "train.batch_size", "lr": "train.lr", "seed": "train.seed",
     "loss": "train.loss", "sampler": "train.sampler", "selection": "train.selection", "precision": "train.precision",
+    "memory_format": "train.memory_format",
     "clip_length": "preprocess.clip_length", "size": "preprocess.size", "sampling": "preprocess.sampling",
     "flow_backend": "preprocess.flow_backend", "flow_mode": "preprocess.flow_mode",
     "flow_size": "preprocess.flow_size", "stabilise": "preprocess.flow_stabilise",
@@ -43,6 +44,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="train.selection: fixed epochs or early stopping on a validation split of training subjects")
     g.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default=None,
                    help="train.precision: auto = bf16 on CPUs with AMX/AVX512-BF16, fp16 autocast on CUDA, else fp32")
+    g.add_argument("--memory-format", choices=["contiguous", "channels_last"], default=None,
+                   help="train.memory_format: channels_last is oneDNN's and cuDNN's own layout (faster for "
+                        "grouped convolutions on small inputs; same numbers up to rounding)")
     g.add_argument("--init", default=None, metavar="RUN",
                    help="train.init: start every fold from this pretraining run's weights (mewb pretrain)")
     g.add_argument("--ensemble", type=int, default=None, metavar="K",
