@@ -1,4 +1,4 @@
-"""Device choice and CPU thread sizing, shared by training, explaining and benchmarks."""
+"""Device choice, CPU thread sizing, precision and memory layout, shared by training, explaining and benchmarks."""
 
 from __future__ import annotations
 
