@@ -37,9 +37,16 @@ class BenchConfig:
 
     sizes: tuple[tuple[int, int], ...] = ((16, 112), (2, 32))  # (T, H=W): the paper's input, the demo's (onset, apex)
     batch: int = 8  # demo batch size for throughput
-    repeats: int = 5  # timed rounds (median), after one warm-up; each round times every model once
+    # Batch per input size where it differs from ``batch``: at 16x112x112 one r3d18 fwd+bwd of 8 clips
+    # takes about 10 s on 2 cores, and per-clip times at 4 are the same within noise.
+    batch_by_size: tuple[tuple[int, int, int], ...] = ((16, 112, 4),)  # (T, H=W, batch)
+    repeats: int = 3  # timed rounds (median), after one warm-up; each round times every model once
+    # `baseline` is r3d18's network (same code, same shapes), so it is not timed twice.
+    models: tuple[str, ...] = ("r3d18", "flow_only", "improved", "dual", "full")
     devices: tuple[str, ...] = ("cpu", "cuda")  # cuda is skipped when unavailable
     precisions: tuple[str, ...] = ("fp32", "auto")  # auto: bf16 on CPUs with AMX/AVX512-BF16, fp16 on CUDA (skipped when fp32)
+    # Activation layout (mewb.device.use_memory_format); each model's ratio is to r3d18 in the same layout.
+    memory_formats: tuple[str, ...] = ("contiguous", "channels_last")
     pipeline: bool = True  # flow, EVM, cache figures
     synth_subjects: int = 4  # SynthME set for the preprocessing pass
     synth_clips: int = 6
@@ -51,6 +58,9 @@ class BenchConfig:
     @classmethod
     def quick(cls) -> "BenchConfig":
         return cls(sizes=((2, 32),), batch=4, repeats=3, synth_subjects=2, synth_clips=3, smoke=True)
+
+    def batch_for(self, frames: int, size: int) -> int:
+        return next((b for t, s, b in self.batch_by_size if (t, s) == (frames, size)), self.batch)
 
 
 def _seconds(fn: Callable[[], object], device: torch.device) -> float:
@@ -89,7 +99,8 @@ class _Subject:
     """One model with its inputs and the three timed steps (forward, forward+backward, train step)."""
 
     def __init__(self, name: str, *, frames: int, size: int, batch: int, device: torch.device,
-                 precision: str = "fp32") -> None:
+                 precision: str = "fp32", memory_format: str = "contiguous") -> None:
+        from mewb.device import use_memory_format
         from mewb.models import create_model
 
         torch.manual_seed(0)
@@ -97,11 +108,13 @@ class _Subject:
         self.model = create_model(name)
         one = example_inputs(self.model, batch=1, frames=frames, size=size)
         self.row = {"model": name, "device": device.type, "input": f"{frames}x{size}x{size}", "batch": batch,
-                    "precision": precision}
+                    "precision": precision, "memory_format": memory_format}
         self.row["params"] = count_parameters(self.model)
         self.row["flops"] = count_flops(self.model, one)
-        self.model.to(device)
-        self.inputs = {k: v.to(device) for k, v in example_inputs(self.model, batch=batch, frames=frames, size=size).items()}
+        use_memory_format(self.model.to(device), memory_format)
+        layout = torch.channels_last_3d if memory_format == "channels_last" else torch.contiguous_format
+        self.inputs = {k: v.to(device).contiguous(memory_format=layout)
+                       for k, v in example_inputs(self.model, batch=batch, frames=frames, size=size).items()}
         self.labels = torch.zeros(batch, dtype=torch.long, device=device)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=1e-4)
         self.times: dict[str, list[float]] = {"forward": [], "forward_backward": [], "train_step": []}
@@ -149,14 +162,15 @@ class _Subject:
 
 def measure_models(
     names: list[str], *, frames: int, size: int, batch: int, repeats: int, device: torch.device,
-    precision: str = "fp32",
+    precision: str = "fp32", memory_format: str = "contiguous",
 ) -> list[dict]:
     """Every model figure for several models at one input size, measured side by side.
 
     Timing runs in rounds: each round times every model once, so a slow-down of the machine
     (another process, thermal throttling) hits all models alike and the ratios stay fair.
     """
-    subjects = [_Subject(n, frames=frames, size=size, batch=batch, device=device, precision=precision) for n in names]
+    subjects = [_Subject(n, frames=frames, size=size, batch=batch, device=device, precision=precision,
+                         memory_format=memory_format) for n in names]
     for subject in subjects:
         subject.row["train_memory_bytes"] = subject.memory()
         for step in (subject.forward, subject.forward_backward, subject.train_step):
@@ -177,24 +191,50 @@ RATIO_KEYS = {
 }
 
 
+def _same_setting(a: dict, b: dict) -> bool:
+    return (a["input"] == b["input"] and a["device"] == b["device"] and a.get("precision", "fp32") == b.get("precision", "fp32")
+            and a.get("memory_format", "contiguous") == b.get("memory_format", "contiguous"))
+
+
 def add_ratios(rows: list[dict]) -> list[dict]:
-    """Each row gets ``<figure>_ratio`` = its value / r3d18's (same input, same device, same run)
-    and ``speedup`` (r3d18's forward+backward time / its own)."""
+    """Each row gets ``<figure>_ratio`` = its value / r3d18's (same input, device, precision and
+    memory layout, same run) and ``speedup`` (r3d18's forward+backward time / its own)."""
     for row in rows:
-        reference = next(
-            r for r in rows if r["model"] == REFERENCE and r["input"] == row["input"] and r["device"] == row["device"]
-            and r.get("precision", "fp32") == row.get("precision", "fp32")
-        )
+        reference = next(r for r in rows if r["model"] == REFERENCE and _same_setting(r, row))
         for key, ratio in RATIO_KEYS.items():
             row[ratio] = row[key] / reference[key]
         row["forward_backward_speedup"] = reference["forward_backward_ms_per_clip"] / row["forward_backward_ms_per_clip"]
     return rows
 
 
-def model_benchmarks(config: BenchConfig, names: list[str] | None = None, *, progress: bool = True) -> list[dict]:
-    from mewb.models import list_models
+def best_layout_speedups(rows: list[dict]) -> list[dict]:
+    """Per model, input, device and precision: its fastest layout's forward+backward time against
+    r3d18's fastest layout (what a user gets who picks ``train.memory_format`` per model)."""
+    out = []
+    for row in rows:
+        if row["model"] == REFERENCE:
+            continue
+        key = (row["model"], row["input"], row["device"], row.get("precision", "fp32"))
+        if any((o["model"], o["input"], o["device"], o["precision"]) == key for o in out):
+            continue
+        mine = [r for r in rows if (r["model"], r["input"], r["device"], r.get("precision", "fp32")) == key]
+        refs = [r for r in rows if r["model"] == REFERENCE and (r["input"], r["device"], r.get("precision", "fp32")) == key[1:]]
+        if not refs:
+            continue
+        best, ref = (min(group, key=lambda r: r["forward_backward_ms_per_clip"]) for group in (mine, refs))
+        out.append({"model": key[0], "input": key[1], "device": key[2], "precision": key[3],
+                    "memory_format": best.get("memory_format", "contiguous"),
+                    "reference_memory_format": ref.get("memory_format", "contiguous"),
+                    "forward_backward_ms_per_clip": best["forward_backward_ms_per_clip"],
+                    "reference_forward_backward_ms_per_clip": ref["forward_backward_ms_per_clip"],
+                    "forward_backward_speedup": ref["forward_backward_ms_per_clip"] / best["forward_backward_ms_per_clip"]})
+    return out
 
-    names = names or [REFERENCE] + [n for n in list_models() if n != REFERENCE]
+
+def model_benchmarks(config: BenchConfig, names: list[str] | None = None, *, progress: bool = True) -> list[dict]:
+    names = list(names or config.models)
+    if REFERENCE not in names:
+        names.insert(0, REFERENCE)
     devices = [torch.device(d) for d in config.devices if d != "cuda" or torch.cuda.is_available()]
     from mewb.device import resolve_precision
 
@@ -202,11 +242,13 @@ def model_benchmarks(config: BenchConfig, names: list[str] | None = None, *, pro
     for device in devices:
         precisions = list(dict.fromkeys(resolve_precision(p, device) for p in config.precisions))
         for precision in precisions:
-            for frames, size in config.sizes:
-                if progress:
-                    print(f"  {device.type} {precision} {frames}x{size}x{size}: {', '.join(names)}", flush=True)
-                rows += measure_models(names, frames=frames, size=size, batch=config.batch, repeats=config.repeats,
-                                       device=device, precision=precision)
+            for memory_format in config.memory_formats:
+                for frames, size in config.sizes:
+                    if progress:
+                        print(f"  {device.type} {precision} {memory_format} {frames}x{size}x{size}: {', '.join(names)}", flush=True)
+                    rows += measure_models(names, frames=frames, size=size, batch=config.batch_for(frames, size),
+                                           repeats=config.repeats, device=device, precision=precision,
+                                           memory_format=memory_format)
     return add_ratios(rows)
 
 
@@ -375,6 +417,7 @@ def run_benchmarks(config: BenchConfig, *, progress: bool = True) -> dict:
     if progress:
         print("models:", flush=True)
     result["models"] = model_benchmarks(config, progress=progress)
+    result["best_layout"] = best_layout_speedups(result["models"])
     if config.pipeline:
         from mewb.data.timing import cache_cold_warm, evm_ms_per_frame, flow_ms_per_pair
 
@@ -409,18 +452,30 @@ def format_markdown(result: dict) -> str:
         "",
         "## Models",
         "",
-        "| model | device | precision | input | params | GFLOPs | train MiB/clip | fwd ms/clip | fwd+bwd ms/clip | "
-        "inference clips/s | train clips/s | params / r3d18 | FLOPs / r3d18 | fwd+bwd speed-up |",
-        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "Each speed-up is to r3d18 in the same precision and memory layout (`channels_last`: activations "
+        "stored (N, T, H, W, C)).",
+        "",
+        "| model | device | precision | layout | input | batch | params | GFLOPs | train MiB/clip | fwd ms/clip | "
+        "fwd+bwd ms/clip | inference clips/s | train clips/s | params / r3d18 | FLOPs / r3d18 | fwd+bwd speed-up |",
+        "| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in result["models"]:
         lines.append(
-            f"| {r['model']} | {r['device']} | {r.get('precision', 'fp32')} | {r['input']} | {r['params'] / 1e6:.2f} M | "
+            f"| {r['model']} | {r['device']} | {r.get('precision', 'fp32')} | {r.get('memory_format', 'contiguous')} | "
+            f"{r['input']} | {r.get('batch', '')} | {r['params'] / 1e6:.2f} M | "
             f"{r['flops'] / 1e9:.2f} | "
             f"{r['train_memory_bytes'] / 2**20:.0f} | {r['forward_ms_per_clip']:.1f} | "
             f"{r['forward_backward_ms_per_clip']:.1f} | {r['inference_clips_per_s']:.1f} | {r['train_clips_per_s']:.1f} | "
             f"{r['params_ratio']:.1%} | {r['flops_ratio']:.1%} | {r['forward_backward_speedup']:.2f}x |"
         )
+    if result.get("best_layout"):
+        lines += ["", "Each model in its fastest layout against r3d18 in its own fastest layout:", "",
+                  "| model | device | precision | input | layout | fwd+bwd ms/clip | r3d18 layout | r3d18 fwd+bwd ms/clip | speed-up |",
+                  "| --- | --- | --- | --- | --- | ---: | --- | ---: | ---: |"]
+        for r in result["best_layout"]:
+            lines.append(f"| {r['model']} | {r['device']} | {r['precision']} | {r['input']} | {r['memory_format']} | "
+                         f"{r['forward_backward_ms_per_clip']:.1f} | {r['reference_memory_format']} | "
+                         f"{r['reference_forward_backward_ms_per_clip']:.1f} | {r['forward_backward_speedup']:.2f}x |")
     if "flow_ms_per_pair" in result:
         flow = result["flow_ms_per_pair"]
         evm = result["evm_ms_per_frame"]

@@ -40,6 +40,43 @@ def test_ratios_are_taken_against_r3d18_of_the_same_input_and_device():
     assert rows[3]["forward_backward_speedup"] == pytest.approx(1.5)  # not mixed with the 8x64x64 reference
 
 
+def test_ratios_and_best_layouts_never_mix_precisions_or_layouts():
+    from mewb.bench import best_layout_speedups
+
+    big = "16x112x112"
+    rows = add_ratios([
+        _row("r3d18", input_=big, precision="fp32", memory_format="contiguous", forward_backward_ms_per_clip=1300.0),
+        _row("full", input_=big, precision="fp32", memory_format="contiguous", forward_backward_ms_per_clip=1100.0),
+        _row("r3d18", input_=big, precision="fp32", memory_format="channels_last", forward_backward_ms_per_clip=1200.0),
+        _row("full", input_=big, precision="fp32", memory_format="channels_last", forward_backward_ms_per_clip=800.0),
+        _row("r3d18", input_=big, precision="bf16", memory_format="contiguous", forward_backward_ms_per_clip=600.0),
+        _row("full", input_=big, precision="bf16", memory_format="contiguous", forward_backward_ms_per_clip=500.0),
+    ])
+    assert rows[1]["forward_backward_speedup"] == pytest.approx(1300 / 1100)  # same layout only
+    assert rows[3]["forward_backward_speedup"] == pytest.approx(1.5)
+    assert rows[5]["forward_backward_speedup"] == pytest.approx(1.2)  # bf16 against bf16
+    best = {r["precision"]: r for r in best_layout_speedups(rows)}
+    assert set(best) == {"fp32", "bf16"} and all(r["model"] == "full" for r in best.values())
+    assert best["fp32"]["memory_format"] == "channels_last" and best["fp32"]["reference_memory_format"] == "channels_last"
+    assert best["fp32"]["forward_backward_speedup"] == pytest.approx(1200 / 800)
+    assert best["bf16"]["forward_backward_speedup"] == pytest.approx(1.2)
+    markdown = format_markdown({"started": "now", "environment": {"processor": "x", "threads": 2, "cuda": None,
+                                                                   "versions": {"torch": "2.13.0"}},
+                                "models": rows, "best_layout": list(best.values())})
+    assert "| full | cpu | fp32 | 16x112x112 | channels_last | 800.0 | channels_last | 1200.0 | 1.50x |" in markdown
+
+
+def test_bench_batch_follows_the_input_size():
+    config = BenchConfig()
+    assert config.batch_for(16, 112) == 4 and config.batch_for(2, 32) == config.batch
+
+
+def test_measured_rows_carry_their_layout_and_keep_it_in_the_model():
+    rows = measure_models(["r3d18"], frames=2, size=16, batch=2, repeats=1, device=torch.device("cpu"),
+                          memory_format="channels_last")
+    assert rows[0]["memory_format"] == "channels_last" and rows[0]["forward_backward_ms_per_clip"] > 0
+
+
 def test_training_memory_counts_weights_grads_and_saved_activations():
     model = create_model("full")
     small = example_inputs(model, batch=1, frames=4, size=32)
@@ -70,7 +107,7 @@ def test_report_is_written_once_and_never_overwritten(tmp_path):
     }
     out = write_report(result, tmp_path / "bench")
     assert json.loads((out / "bench.json").read_text())["models"][1]["params_ratio"] == pytest.approx(0.15)
-    assert "| full | cpu | fp32 | 8x64x64 |" in (out / "bench.md").read_text()
+    assert "| full | cpu | fp32 | contiguous | 8x64x64 |" in (out / "bench.md").read_text()
     assert "<table>" in (out / "bench.html").read_text() and "<td>full</td>" in (out / "bench.html").read_text()
     with pytest.raises(FileExistsError, match="already holds a benchmark"):
         write_report(result, out)
