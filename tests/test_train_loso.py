@@ -145,6 +145,22 @@ def test_holdout_folds_for_cross_dataset_and_composite():
         holdout_folds(samples, test_datasets=["casme3"])
 
 
+def test_a_pool_takes_the_folds_with_the_most_training_clips_first():
+    from mewb.train.protocols import loso_folds
+    from mewb.train.runner import longest_first
+
+    # subjects with 5, 2, 4 and 2 clips: the fold holding out a 2-clip subject trains on the most
+    keep = {"s01": 5, "s02": 2, "s03": 4, "s04": 2}
+    samples = [s for s in toy_samples(4, 5) if int(s.clip[1:]) <= keep[s.subject]]
+    folds = loso_folds(samples)
+    ordered = longest_first(folds)
+    sizes = [len(f.train_idx) for f in ordered]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] > sizes[-1]
+    two_clip_subjects = [f.name for f in folds if len(f.test_idx) == 2]
+    assert [f.name for f in ordered[:2]] == two_clip_subjects  # equal folds keep their order
+    assert sorted(f.name for f in ordered) == sorted(f.name for f in folds)
+
+
 def test_cross_dataset_run_writes_the_same_run_directory(tmp_path):
     samples = toy_samples(2, 3, dataset="casme2") + toy_samples(1, 4, dataset="samm")
     result = run_holdout(samples, train_datasets=["casme2"], test_datasets=["samm"], variant="flow_only",

@@ -186,6 +186,8 @@ def _train_folds(experiment: Experiment, out: str | Path, execution: Execution, 
 
         bar = tqdm(total=len(specs), initial=len(done), desc=f"{config.variant} folds", unit="fold", dynamic_ncols=True)
     live = {"log_fn": say, "progress": console == "bars"} if pool.live else {}
+    if not pool.live:  # a pool's workers take the longest folds first (no long fold trains alone at the end)
+        todo = longest_first(todo)
     try:
         for result in pool.run(run_fold, experiment.jobs(todo, execution), **live):
             run.write_fold(result.name, state_dict=result.state_dict, rows=result.rows, record=result.record(),
@@ -207,6 +209,15 @@ def _train_folds(experiment: Experiment, out: str | Path, execution: Execution, 
         handler.close()
         logger.removeHandler(handler)
     return result
+
+
+def longest_first(folds: Sequence[FoldSpec]) -> list[FoldSpec]:
+    """``folds`` by decreasing training clips (a fold's cost), ties in their given order.
+
+    A pool hands folds out in this order, so its workers end together within about the shortest
+    fold's time instead of one worker training a long fold alone at the end.
+    """
+    return sorted(folds, key=lambda f: -(len(f.train_idx) + len(f.val_idx)))
 
 
 def preprocess_all(experiment: Experiment, execution: Execution) -> None:
