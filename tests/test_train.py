@@ -195,3 +195,26 @@ def test_a_motion_model_learns_the_toy_signal():
     out = train_fold(create_model("flow_only"), ToyClipDataset(train, modalities=("flow",)), [s.label for s in train],
                      config=config, num_classes=3, test_set=ToyClipDataset(test, modalities=("flow",)))
     assert (out.preds == out.labels).mean() >= 0.75
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_cuda_training_step_never_waits_for_the_gpu():
+    """Host-device synchronisations per epoch do not grow with the steps: none inside a step (AMP on)."""
+    import warnings
+
+    def syncs(clips: int) -> int:
+        samples = toy_samples(1, clips)
+        data = ToyClipDataset(samples, modalities=("flow",))
+        config = TrainConfig(epochs=1, batch_size=4, precision="fp16", recalibrate_bn=False)
+        torch.manual_seed(0)
+        model = create_model("flow_only", width=16)
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                train_fold(model, data, [s.label for s in samples], config=config, num_classes=3, device="cuda")
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+        return sum("synchroniz" in str(w.message) for w in caught)
+
+    assert syncs(8) == syncs(32)  # 2 steps or 8 steps: the same epoch-level reads

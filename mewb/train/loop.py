@@ -247,7 +247,9 @@ def train_fold(
         if isinstance(data, AugmentedDataset):
             data.set_epoch(epoch)
         model.train()
-        total, seen = 0.0, 0
+        # The epoch's summed loss stays on the device: reading it every step (float(loss)) would make
+        # each CUDA step wait for the GPU to finish before the next batch is queued.
+        total, seen = torch.zeros((), device=device), 0
         for batch in loader:
             inputs = _inputs(batch, model.modalities, device, config.memory_format,
                              augmented=data if isinstance(data, AugmentedDataset) else None)
@@ -263,9 +265,9 @@ def train_fold(
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
-            total += float(loss.detach()) * len(target)
+            total += loss.detach() * len(target)
             seen += len(target)
-        record = {"epoch": epoch, "loss": total / max(seen, 1), "lr": optimizer.param_groups[0]["lr"]}
+        record = {"epoch": epoch, "loss": float(total) / max(seen, 1), "lr": optimizer.param_groups[0]["lr"]}
         if select_on is not None:
             if config.recalibrate_bn:
                 recalibrate_batchnorm(model, train_set, device=device, batch_size=config.batch_size)
