@@ -52,6 +52,7 @@ class BenchConfig:
     synth_clips: int = 6
     demo_folds: bool = True  # one LOSO fold of each demo variant with the demo's settings (quick: the quick report's)
     composite: bool = True  # the composite-sized flow_only LOSO (68 subjects, 442 flow images), fp32 and bf16
+    step_profile: bool = True  # one composite training step profiled: issue #15's starting point and the recipe's
     reports_dir: str = "reports"  # where the last `make demo` report's stage timings are read from
     smoke: bool = False  # set by quick(): demo folds use the quick report's tiny data and variants
 
@@ -374,6 +375,72 @@ def composite_workload(config: BenchConfig, *, progress: bool = True) -> dict:
     return out
 
 
+def step_profile(config: BenchConfig, *, steps: int = 6, top: int = 8) -> dict:
+    """Where one ``flow_only`` training step on 28x28 flow images (the composite's) spends its time,
+    profiled (``torch.profiler``, self CPU time, one thread, after warm-up steps) in two settings:
+
+    - ``before``: issue #15's starting point: batch 8, fp32, contiguous layout, padded ``T = 1``
+      convolutions (:func:`mewb.models.layers.conv.padded_single_frames`);
+    - ``after``: the ``composite-flowimages`` recipe as it resolves here (batch, precision, layout),
+      with the single-frame fast path.
+
+    Figures are milliseconds per clip (a step's time divided by its batch), so the two compare.
+    """
+    from contextlib import nullcontext
+
+    from torch.profiler import ProfilerActivity, profile
+
+    from mewb.device import autocast, resolve_precision, use_memory_format
+    from mewb.models import create_model
+    from mewb.models.layers.conv import padded_single_frames
+    from mewb.recipe import resolve
+
+    recipe = resolve("flow_only", "composite-flowimages").train
+    settings = {
+        "before": {"batch_size": 8, "precision": "fp32", "memory_format": "contiguous", "single_frame_fast_path": False},
+        "after": {"batch_size": recipe.batch_size, "precision": resolve_precision(recipe.precision, "cpu"),
+                  "memory_format": recipe.memory_format, "single_frame_fast_path": True},
+    }
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as a fold worker of a 2-core pool
+    out: dict = {"model": "flow_only", "input": "1x28x28", "threads": 1}
+    device = torch.device("cpu")
+    try:
+        for name, setting in settings.items():
+            torch.manual_seed(0)
+            model = use_memory_format(create_model("flow_only"), setting["memory_format"]).train()
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)
+            layout = torch.channels_last_3d if setting["memory_format"] == "channels_last" else torch.contiguous_format
+            batch = setting["batch_size"] if not config.smoke else min(setting["batch_size"], 8)
+            inputs = {"flow": torch.randn(batch, 3, 1, 28, 28).contiguous(memory_format=layout)}
+            labels = torch.arange(batch) % 3
+
+            def step() -> None:
+                optimizer.zero_grad(set_to_none=True)
+                with autocast(device, setting["precision"]):
+                    logits = model(inputs)
+                torch.nn.functional.cross_entropy(logits.float(), labels).backward()
+                optimizer.step()
+
+            with nullcontext() if setting["single_frame_fast_path"] else padded_single_frames():
+                for _ in range(2):
+                    step()
+                start = time.perf_counter()
+                with profile(activities=[ProfilerActivity.CPU]) as prof:
+                    for _ in range(steps):
+                        step()
+                wall = time.perf_counter() - start
+            events = [e for e in prof.key_averages() if e.key.startswith("aten::")]
+            events.sort(key=lambda e: -e.self_cpu_time_total)
+            per_clip = 1e-3 / (steps * batch)  # profiler microseconds -> ms per clip
+            out[name] = {**setting, "batch_size": batch, "ms_per_clip": 1000 * wall / (steps * batch),
+                         "ops": {e.key: e.self_cpu_time_total * per_clip for e in events[:top]}}
+    finally:
+        torch.set_num_threads(threads)
+    out["speedup"] = out["before"]["ms_per_clip"] / out["after"]["ms_per_clip"]
+    return out
+
+
 def last_demo_timings(reports_dir: str | Path) -> dict | None:
     """Stage durations of the newest full (not ``--quick``) report under ``reports_dir``, or None."""
     from mewb.reports.index import list_reports
@@ -418,6 +485,10 @@ def run_benchmarks(config: BenchConfig, *, progress: bool = True) -> dict:
         print("models:", flush=True)
     result["models"] = model_benchmarks(config, progress=progress)
     result["best_layout"] = best_layout_speedups(result["models"])
+    if config.step_profile:
+        if progress:
+            print("profile: one composite flow_only training step, before and after", flush=True)
+        result["step_profile"] = step_profile(config)
     if config.pipeline:
         from mewb.data.timing import cache_cold_warm, evm_ms_per_frame, flow_ms_per_pair
 
@@ -476,6 +547,22 @@ def format_markdown(result: dict) -> str:
             lines.append(f"| {r['model']} | {r['device']} | {r['precision']} | {r['input']} | {r['memory_format']} | "
                          f"{r['forward_backward_ms_per_clip']:.1f} | {r['reference_memory_format']} | "
                          f"{r['reference_forward_backward_ms_per_clip']:.1f} | {r['forward_backward_speedup']:.2f}x |")
+    profile = result.get("step_profile")
+    if profile:
+        before, after = profile["before"], profile["after"]
+
+        def setting(p: dict) -> str:
+            return (f"batch {p['batch_size']}, {p['precision']}, {p['memory_format']}, "
+                    f"{'single-frame fast path' if p['single_frame_fast_path'] else 'padded T = 1 convolutions'}")
+
+        lines += ["", f"## Profile of one composite training step ({profile['model']}, {profile['input']}, "
+                  f"{profile['threads']} thread)", "",
+                  f"Before: {setting(before)}: {before['ms_per_clip']:.2f} ms per clip. "
+                  f"After: {setting(after)}: {after['ms_per_clip']:.2f} ms per clip ({profile['speedup']:.2f}x).",
+                  "", "| op (self CPU time) | before ms/clip | after ms/clip |", "| --- | ---: | ---: |"]
+        for op in dict.fromkeys([*before["ops"], *after["ops"]]):
+            cells = [f"{p['ops'][op]:.3f}" if op in p["ops"] else "" for p in (before, after)]
+            lines.append(f"| {op} | {cells[0]} | {cells[1]} |")
     if "flow_ms_per_pair" in result:
         flow = result["flow_ms_per_pair"]
         evm = result["evm_ms_per_frame"]

@@ -126,6 +126,10 @@ def test_quick_benchmark_runs_end_to_end(tmp_path):
     folds = result["demo_folds"]["variants"]
     assert set(folds) == {"flow_only", "full"} and all(v["fold_s"] > 0 for v in folds.values())
     assert "## One LOSO fold per variant" in (tmp_path / "b" / "bench.md").read_text()
+    profile = result["step_profile"]
+    assert not profile["before"]["single_frame_fast_path"] and profile["after"]["single_frame_fast_path"]
+    assert profile["before"]["ms_per_clip"] > 0 and "aten::convolution_backward" in profile["before"]["ops"]
+    assert "## Profile of one composite training step" in (tmp_path / "b" / "bench.md").read_text()
     composite = result["composite"]
     assert composite["subjects"] == 6 and all(r["loso_s"] > 0 and 0 <= r["uf1"] <= 1 for r in composite["runs"].values())
     assert "## Composite-sized flow_only LOSO" in (tmp_path / "b" / "bench.md").read_text()
