@@ -50,13 +50,16 @@ def _versions() -> Check:
 def _device() -> Check:
     import torch
 
-    from mewb.device import cpu_threads, resolve_device
+    from mewb.device import cpu_threads, resolve_device, resolve_precision
 
     device = resolve_device("auto")
+    precision = f"precision auto = {resolve_precision('auto', device)}"
     if device.type == "cuda":
-        detail = f"cuda ({torch.cuda.get_device_name(0)}), torch {torch.__version__}"
+        detail = f"cuda ({torch.cuda.get_device_name(0)}), torch {torch.__version__}, {precision}"
     else:
-        detail = f"cpu, {cpu_threads()} threads, torch {torch.__version__} (no CUDA: training runs on the CPU)"
+        why = "native bf16 instructions" if resolve_precision("auto", device) == "bf16" else "no native bf16 instructions"
+        detail = (f"cpu, {cpu_threads()} threads, torch {torch.__version__}, {precision} ({why}) "
+                  "(no CUDA: training runs on the CPU)")
     return Check("device", True, detail)
 
 

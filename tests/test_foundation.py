@@ -119,6 +119,12 @@ def test_doctor_reports_each_problem_with_a_fix(monkeypatch, capsys):
     assert checks["opencv"].ok, checks["opencv"].detail
     assert checks["haar cascades"].ok
     assert checks["device"].ok and ("cpu" in checks["device"].detail or "cuda" in checks["device"].detail)
+    if "cpu" in checks["device"].detail:  # which precision `auto` becomes, and why
+        import mewb.device
+
+        for fast, precision in ((False, "fp32"), (True, "bf16")):
+            monkeypatch.setattr(mewb.device, "cpu_has_fast_bf16", lambda fast=fast: fast)
+            assert f"precision auto = {precision}" in {c.name: c for c in doctor.run_checks()}["device"].detail
     doctor.print_report(list(checks.values()))
     out = capsys.readouterr().out
     assert "[FAIL] chromium" in out and "fix: sudo apt-get" in out and "problem(s) found" in out
