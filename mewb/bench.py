@@ -523,7 +523,7 @@ def format_markdown(result: dict) -> str:
         "",
         "## Models",
         "",
-        "Each speed-up is to r3d18 in the same precision and memory layout (`channels_last`: activations "
+        "Each speed-up is to r3d18 in the same precision and memory layout (channels_last: activations "
         "stored (N, T, H, W, C)).",
         "",
         "| model | device | precision | layout | input | batch | params | GFLOPs | train MiB/clip | fwd ms/clip | "
