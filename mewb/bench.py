@@ -101,8 +101,10 @@ class _Subject:
 
     def __init__(self, name: str, *, frames: int, size: int, batch: int, device: torch.device,
                  precision: str = "fp32", memory_format: str = "contiguous") -> None:
-        from mewb.device import use_memory_format
+        from mewb.device import memory_layout, use_memory_format
         from mewb.models import create_model
+        from mewb.train.config import TrainConfig
+        from mewb.train.loop import make_optimizer
 
         torch.manual_seed(0)
         self.name, self.device, self.batch, self.precision = name, device, batch, precision
@@ -113,11 +115,10 @@ class _Subject:
         self.row["params"] = count_parameters(self.model)
         self.row["flops"] = count_flops(self.model, one)
         use_memory_format(self.model.to(device), memory_format)
-        layout = torch.channels_last_3d if memory_format == "channels_last" else torch.contiguous_format
-        self.inputs = {k: v.to(device).contiguous(memory_format=layout)
+        self.inputs = {k: v.to(device).contiguous(memory_format=memory_layout(memory_format))
                        for k, v in example_inputs(self.model, batch=batch, frames=frames, size=size).items()}
         self.labels = torch.zeros(batch, dtype=torch.long, device=device)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=1e-4)
+        self.optimizer = make_optimizer(self.model, TrainConfig(lr=1e-4))  # the optimiser training uses (fused AdamW)
         self.times: dict[str, list[float]] = {"forward": [], "forward_backward": [], "train_step": []}
 
     def _autocast(self):
@@ -211,19 +212,17 @@ def add_ratios(rows: list[dict]) -> list[dict]:
 def best_layout_speedups(rows: list[dict]) -> list[dict]:
     """Per model, input, device and precision: its fastest layout's forward+backward time against
     r3d18's fastest layout (what a user gets who picks ``train.memory_format`` per model)."""
-    out = []
+    fastest: dict[tuple, dict] = {}  # (model, input, device, precision) -> its fastest row
     for row in rows:
-        if row["model"] == REFERENCE:
-            continue
         key = (row["model"], row["input"], row["device"], row.get("precision", "fp32"))
-        if any((o["model"], o["input"], o["device"], o["precision"]) == key for o in out):
+        if key not in fastest or row["forward_backward_ms_per_clip"] < fastest[key]["forward_backward_ms_per_clip"]:
+            fastest[key] = row
+    out = []
+    for (model, *setting), best in fastest.items():
+        ref = fastest.get((REFERENCE, *setting))
+        if model == REFERENCE or ref is None:
             continue
-        mine = [r for r in rows if (r["model"], r["input"], r["device"], r.get("precision", "fp32")) == key]
-        refs = [r for r in rows if r["model"] == REFERENCE and (r["input"], r["device"], r.get("precision", "fp32")) == key[1:]]
-        if not refs:
-            continue
-        best, ref = (min(group, key=lambda r: r["forward_backward_ms_per_clip"]) for group in (mine, refs))
-        out.append({"model": key[0], "input": key[1], "device": key[2], "precision": key[3],
+        out.append({"model": model, "input": setting[0], "device": setting[1], "precision": setting[2],
                     "memory_format": best.get("memory_format", "contiguous"),
                     "reference_memory_format": ref.get("memory_format", "contiguous"),
                     "forward_backward_ms_per_clip": best["forward_backward_ms_per_clip"],
@@ -390,8 +389,7 @@ def step_profile(config: BenchConfig, *, steps: int = 6, top: int = 8) -> dict:
 
     from torch.profiler import ProfilerActivity, profile
 
-    from mewb.device import autocast, resolve_precision, use_memory_format
-    from mewb.models import create_model
+    from mewb.device import resolve_precision
     from mewb.models.layers.conv import padded_single_frames
     from mewb.recipe import resolve
 
@@ -404,31 +402,19 @@ def step_profile(config: BenchConfig, *, steps: int = 6, top: int = 8) -> dict:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as a fold worker of a 2-core pool
     out: dict = {"model": "flow_only", "input": "1x28x28", "threads": 1}
-    device = torch.device("cpu")
     try:
         for name, setting in settings.items():
-            torch.manual_seed(0)
-            model = use_memory_format(create_model("flow_only"), setting["memory_format"]).train()
-            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)
-            layout = torch.channels_last_3d if setting["memory_format"] == "channels_last" else torch.contiguous_format
             batch = setting["batch_size"] if not config.smoke else min(setting["batch_size"], 8)
-            inputs = {"flow": torch.randn(batch, 3, 1, 28, 28).contiguous(memory_format=layout)}
-            labels = torch.arange(batch) % 3
-
-            def step() -> None:
-                optimizer.zero_grad(set_to_none=True)
-                with autocast(device, setting["precision"]):
-                    logits = model(inputs)
-                torch.nn.functional.cross_entropy(logits.float(), labels).backward()
-                optimizer.step()
-
+            # frames=2: the onset -> apex flow, one 28x28 field per clip
+            subject = _Subject("flow_only", frames=2, size=28, batch=batch, device=torch.device("cpu"),
+                               precision=setting["precision"], memory_format=setting["memory_format"])
             with nullcontext() if setting["single_frame_fast_path"] else padded_single_frames():
                 for _ in range(2):
-                    step()
+                    subject.train_step()
                 start = time.perf_counter()
                 with profile(activities=[ProfilerActivity.CPU]) as prof:
                     for _ in range(steps):
-                        step()
+                        subject.train_step()
                 wall = time.perf_counter() - start
             events = [e for e in prof.key_averages() if e.key.startswith("aten::")]
             events.sort(key=lambda e: -e.self_cpu_time_total)

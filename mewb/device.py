@@ -87,13 +87,18 @@ def configure_worker_threads(_worker_id: int = 0) -> None:
         pass
 
 
+def memory_layout(memory_format: str) -> torch.memory_format:
+    """The torch layout of a ``train.memory_format`` value: ``channels_last`` -> ``(N, T, H, W, C)``."""
+    return torch.channels_last_3d if memory_format == "channels_last" else torch.contiguous_format
+
+
 def use_memory_format(model: torch.nn.Module, memory_format: str) -> torch.nn.Module:
     """Lay out ``model``'s 5-D weights as ``memory_format`` (``contiguous`` | ``channels_last``), in place.
 
     ``nn.Module.to(memory_format=...)`` refuses models with weights of other ranks (CASANet's
     spatial convolution), so only rank-5 tensors move; the values are unchanged.
     """
-    layout = torch.channels_last_3d if memory_format == "channels_last" else torch.contiguous_format
+    layout = memory_layout(memory_format)
     for tensor in [*model.parameters(), *model.buffers()]:
         if tensor.dim() == 5:
             tensor.data = tensor.data.contiguous(memory_format=layout)

@@ -53,12 +53,12 @@ def _device() -> Check:
     from mewb.device import cpu_threads, resolve_device, resolve_precision
 
     device = resolve_device("auto")
-    precision = f"precision auto = {resolve_precision('auto', device)}"
+    auto = resolve_precision("auto", device)
     if device.type == "cuda":
-        detail = f"cuda ({torch.cuda.get_device_name(0)}), torch {torch.__version__}, {precision}"
+        detail = f"cuda ({torch.cuda.get_device_name(0)}), torch {torch.__version__}, precision auto = {auto}"
     else:
-        why = "native bf16 instructions" if resolve_precision("auto", device) == "bf16" else "no native bf16 instructions"
-        detail = (f"cpu, {cpu_threads()} threads, torch {torch.__version__}, {precision} ({why}) "
+        why = "native bf16 instructions" if auto == "bf16" else "no native bf16 instructions"
+        detail = (f"cpu, {cpu_threads()} threads, torch {torch.__version__}, precision auto = {auto} ({why}) "
                   "(no CUDA: training runs on the CPU)")
     return Check("device", True, detail)
 

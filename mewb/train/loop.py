@@ -29,7 +29,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
-from mewb.device import autocast, configure_worker_threads, resolve_device, resolve_precision, use_memory_format
+from mewb.device import (autocast, configure_worker_threads, memory_layout, resolve_device, resolve_precision,
+                         use_memory_format)
 from mewb.train.augment import Augment, AugmentedDataset, mirror
 from mewb.train.config import TrainConfig
 from mewb.train.metrics import scores
@@ -144,8 +145,7 @@ def _inputs(batch: dict, modalities: Sequence[str], device: torch.device, memory
     inputs = {m: batch[m].to(device, non_blocking=True) for m in modalities}
     if augmented is not None:
         inputs = augmented.transform({**inputs, "augment": batch["augment"]})
-    layout = torch.channels_last_3d if memory_format == "channels_last" else torch.contiguous_format
-    return {m: inputs[m].contiguous(memory_format=layout) for m in modalities}
+    return {m: inputs[m].contiguous(memory_format=memory_layout(memory_format)) for m in modalities}
 
 
 @torch.no_grad()
